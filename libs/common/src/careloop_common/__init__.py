@@ -1,0 +1,1 @@
+"""careloop's cross-cutting library: one implementation of the platform plumbing for every service."""

@@ -1,0 +1,186 @@
+"""The service skeleton: every service's ``create_app`` is this plus its own routers and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers the platform tables
+from careloop_common.bus import Bus
+from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
+from careloop_common.errors import install_problem_handlers, problem_response
+from careloop_common.inbox import ConsumerRunner, ConsumerSpec
+from careloop_common.migrations import upgrade_async
+from careloop_common.outbox import OutboxRelay
+from careloop_common.settings import ServiceSettings
+from careloop_common.telemetry import RequestContextMiddleware, configure_logging, metrics_endpoint, setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    """What a running service holds besides its routes: settings, database, bus, background work."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    bus: Bus
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Return the CloudEvents ``source`` of events this service emits."""
+        return f"/careloop/{self.settings.service_name}"
+
+
+def platform(request: Request) -> Platform:
+    """Return the running service's Platform (dependency)."""
+    value: Platform = request.app.state.platform
+    return value
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session: committed before the response is sent, rolled back on error."""
+    async with transaction(platform(request).sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+PlatformDep = Annotated[Platform, Depends(platform)]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    migrations_dir: Path,
+    consumers: Sequence[ConsumerSpec] = (),
+    version: str = "0.1.0",
+    openapi_tags: list[dict[str, Any]] | None = None,
+    readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None,
+    on_startup: Callable[[Platform], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[Platform], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """Build a careloop service: database, migrations, bus, outbox relay, consumers, health, metrics.
+
+    ``readiness`` adds checks to ``/readyz``; ``on_startup``/``on_shutdown`` open and close what a
+    service holds beyond the platform (HTTP client pools, adapters).
+    """
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    bus = Bus(url=settings.nats_url, name=settings.service_name,
+              connect_timeout_s=settings.nats_connect_timeout_s)
+    relay_box: list[OutboxRelay] = []
+
+    def wake_relay(session: Session) -> None:
+        if session.info.pop("outbox_dirty", False) and relay_box:
+            relay_box[0].notify()
+
+    sessions = create_session_factory(engine, after_commit=wake_relay)
+    relay = OutboxRelay(service=settings.service_name, sessions=sessions, bus=bus,
+                        batch_size=settings.outbox_batch_size, poll_interval_s=settings.outbox_poll_interval_s)
+    relay_box.append(relay)
+    state = Platform(settings=settings, engine=engine, sessions=sessions, bus=bus, relay=relay,
+                     consumers=[ConsumerRunner(_with_settings(c, settings), sessions=sessions, bus=bus)
+                                for c in consumers])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_migrations:
+            await upgrade_async(migrations_dir, settings.database_url)
+        await bus.connect()
+        if settings.run_background:
+            state.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            state.tasks.extend(asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}")
+                               for c in state.consumers)
+        if on_startup is not None:
+            await on_startup(state)
+        log.info("%s ready on %s:%s", settings.service_name, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown(state)
+            await relay.stop()
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+            await bus.close()
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  openapi_tags=openapi_tags)
+    app.state.platform = state
+    install_problem_handlers(app)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    setup_tracing(app, settings.service_name, settings.otel_exporter_otlp_endpoint, settings.tracing, engine)
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _with_settings(spec: ConsumerSpec, settings: ServiceSettings) -> ConsumerSpec:
+    from dataclasses import replace
+
+    return replace(spec, max_deliver=settings.consumer_max_deliver, ack_wait_s=settings.consumer_ack_wait_s)
+
+
+async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(409, "conflict", "the request conflicts with data that already exists",
+                            instance=request.url.path)
+
+
+def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None) -> APIRouter:
+    """Return the liveness, readiness and metrics routes every service serves."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        """Answer while the process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database and NATS reachable",
+                responses={503: {"description": "not ready"}})
+    async def readyz(state: PlatformDep) -> JSONResponse:
+        """Answer 200 when the database answers and NATS is connected, else a 503 problem."""
+        checks = {"database": await _database_ok(state.sessions), "nats": state.bus.connected}
+        if readiness is not None:
+            checks.update(await readiness())
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        failing = ", ".join(k for k, ok in checks.items() if not ok)
+        return problem_response(503, "not-ready", f"not ready: {failing}", checks=checks)
+
+    router.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    return router
+
+
+async def _database_ok(sessions: SessionFactory) -> bool:
+    try:
+        async with sessions() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
+        return True
+    except Exception as exc:
+        log.warning("database not ready: %s", exc)
+        return False

@@ -1,0 +1,210 @@
+"""NATS JetStream: one connection per process, streams declared idempotently, traced publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import propagate, trace
+
+from careloop_common.events.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("careloop.bus")
+
+DAY_S = 86_400.0
+# Publishes with the same Nats-Msg-Id inside this window are stored once: it must outlast any
+# outage a relay can retry through without having marked its rows sent.
+DUPLICATE_WINDOW_S = 2 * 3600.0
+DEAD_LETTER_PREFIX = "deadletter"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One JetStream stream: its name, subjects and retention limits."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float = 14 * DAY_S
+    # -1: bounded by age and by the server's max_file_store. A byte limit would be reserved
+    # against free disk when the stream is created and fail on small volumes.
+    max_bytes: int = -1
+    duplicate_window_s: float = DUPLICATE_WINDOW_S
+
+    def config(self) -> StreamConfig:
+        """Return the JetStream configuration for this stream."""
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=self.max_age_s,
+            max_bytes=self.max_bytes,
+            duplicate_window=self.duplicate_window_s,
+        )
+
+
+# One stream per producer (ARCHITECTURE.md), plus the dead letters every consumer may write.
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("COMPLAINTS", ("complaints.>",)),
+    StreamSpec("COVERAGE", ("coverage.>",)),
+    StreamSpec("CAMPAIGNS", ("campaigns.>",)),
+    StreamSpec("CONTACT", ("contact.>",)),
+    StreamSpec("FEEDS", ("feeds.>",), max_age_s=7 * DAY_S),
+    StreamSpec("DEADLETTER", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=30 * DAY_S),
+)
+
+
+def dead_letter_subject(consumer: str) -> str:
+    """Return the subject a consumer's dead letters go to."""
+    return f"{DEAD_LETTER_PREFIX}.{consumer}"
+
+
+@dataclass
+class Bus:
+    """A NATS connection with JetStream that reconnects for as long as the process lives."""
+
+    url: str
+    name: str
+    connect_timeout_s: float = 2.0
+    nc: NATS | None = None
+    _js: JetStreamContext | None = None
+    _streams_ready: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retry_task: asyncio.Task[None] | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        """Return the JetStream context, connecting first if needed."""
+        if self._js is None:
+            raise RuntimeError("bus is not connected; call connect() first")
+        return self._js
+
+    @property
+    def connected(self) -> bool:
+        """Tell whether the NATS connection is up right now."""
+        return self.nc is not None and self.nc.is_connected
+
+    async def connect(self) -> None:
+        """Connect and declare the streams; if the broker is away, keep trying in the background."""
+        try:
+            await self._connect_once()
+        except (OSError, TimeoutError, nats.errors.Error) as exc:
+            log.warning("NATS at %s not reachable yet (%s); retrying in the background", self.url, exc)
+            self._retry_task = asyncio.create_task(self._connect_forever(), name="nats-connect")
+            return
+        await self.ensure_streams()
+
+    async def _connect_once(self) -> None:
+        async with self._lock:
+            if self.nc is not None:
+                return
+            nc = await nats.connect(
+                servers=[u.strip() for u in self.url.split(",")],
+                name=self.name,
+                connect_timeout=self.connect_timeout_s,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=-1,
+                allow_reconnect=True,
+                ping_interval=10,
+                max_outstanding_pings=3,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnect,
+                reconnected_cb=self._on_reconnect,
+            )
+            self.nc = nc
+            self._js = nc.jetstream(timeout=5.0)
+
+    async def _connect_forever(self) -> None:
+        delay = 0.5
+        while self.nc is None:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect_once()
+            except (OSError, TimeoutError, nats.errors.Error):
+                delay = min(delay * 2, 5.0)
+        await self.ensure_streams()
+        log.info("connected to NATS at %s", self.url)
+
+    async def ensure_streams(self, specs: tuple[StreamSpec, ...] = STREAMS) -> bool:
+        """Create or update every stream; return False (and retry later) if the broker is away."""
+        if self._streams_ready:
+            return True
+        if not self.connected:
+            return False
+        try:
+            for spec in specs:
+                await declare_stream(self.js, spec)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("streams not declared yet: %s", exc)
+            return False
+        self._streams_ready = True
+        return True
+
+    async def publish(self, event: CloudEvent, extra_headers: Mapping[str, str] | None = None) -> int:
+        """Publish one event, wait for JetStream's ack and return the stream sequence.
+
+        ``Nats-Msg-Id`` is the event id, so a publish retried after a lost ack is stored once.
+        """
+        if not self._streams_ready and not await self.ensure_streams():
+            raise ConnectionError("JetStream is not available")
+        subject = event.nats_subject()
+        headers = {"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"}
+        if extra_headers:
+            headers.update(extra_headers)
+        with tracer.start_as_current_span(f"{subject} publish", kind=trace.SpanKind.PRODUCER) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.destination.name", subject)
+            span.set_attribute("messaging.message.id", event.id)
+            if "traceparent" not in headers:
+                propagate.inject(headers)
+            ack = await self.js.publish(subject, event.to_json(), headers=headers)
+        return int(ack.seq)
+
+    async def close(self) -> None:
+        """Flush and close the connection.
+
+        No drain: unacked messages are redelivered to another replica and unsent events stay in
+        the outbox, so closing promptly loses nothing.
+        """
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+        if self.nc is not None:
+            nc, self.nc, self._js = self.nc, None, None
+            with contextlib.suppress(Exception):
+                if nc.is_connected:
+                    await nc.flush(timeout=1)
+            await nc.close()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("nats error: %s", exc)
+
+    async def _on_disconnect(self) -> None:
+        log.warning("nats disconnected; reconnecting")
+
+    async def _on_reconnect(self) -> None:
+        log.info("nats reconnected")
+
+
+async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create a stream, or update it in place when it exists with other limits."""
+    config = spec.config()
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError:
+            # Another replica created it between our lookup and our add.
+            pass
+    await js.update_stream(config)

@@ -1,0 +1,227 @@
+"""Transactional outbox: events written with the business rows, relayed to JetStream in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from opentelemetry import propagate
+from prometheus_client import Counter, Gauge
+from sqlalchemy import BigInteger, Column, Integer, String, Text, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from careloop_common.bus import Bus
+from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
+from careloop_common.events.envelope import CloudEvent, EventContract, new_event
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PUBLISHED = Counter("careloop_outbox_published_total", "Events relayed from the outbox", ["service"])
+OUTBOX_FAILURES = Counter("careloop_outbox_failures_total", "Relay attempts that failed", ["service"])
+OUTBOX_PENDING = Gauge("careloop_outbox_pending", "Unsent outbox rows at the last relay pass", ["service"])
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One event waiting to be (or already) published; written in the business transaction."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    event_id: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    subject: str = Field(sa_column=Column(String(255), nullable=False))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    last_error: str | None = Field(default=None, sa_column=Column(String(500)))
+
+
+class RelayLease(SQLModel, table=True):
+    """Who relays this database's outbox now; a lease so replicas never relay side by side."""
+
+    __tablename__ = "outbox_relay_lease"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    holder: str = Field(sa_column=Column(String(128), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def publish_later(
+    session: AsyncSession,
+    payload: EventContract,
+    *,
+    source: str,
+    subject: str | None = None,
+    event_id: str | None = None,
+) -> CloudEvent:
+    """Stage an event in the caller's transaction; it is published only if that transaction commits."""
+    event = new_event(payload, source=source, subject=subject, event_id=event_id)
+    stage_event(session, event)
+    return event
+
+
+def stage_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Add a ready-made envelope to the outbox inside the caller's transaction."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)  # the trace that wrote the event continues when it is consumed
+    session.add(
+        OutboxMessage(
+            event_id=event.id,
+            subject=event.nats_subject(),
+            payload=event.to_json().decode(),
+            headers=json.dumps(headers),
+            created_at=utcnow(),
+        )
+    )
+    session.info["outbox_dirty"] = True
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order, marking each sent after JetStream acks it.
+
+    It retries with capped exponential backoff for as long as it takes: a broker outage or a
+    crash leaves rows unsent, never lost; a row published twice (ack lost, then a crash) is
+    dropped by JetStream's duplicate window because Nats-Msg-Id is the event id.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        sessions: SessionFactory,
+        bus: Bus,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        max_backoff_s: float = 15.0,
+        lease_s: float = 15.0,
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        # A crashed relay's lease lapses after this long; then another replica takes over.
+        self.lease_s = lease_s
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Wake the relay now (called after a transaction that staged events commits)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled."""
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                sent = await self.relay_once()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                OUTBOX_FAILURES.labels(self.service).inc()
+                log.warning("outbox relay paused %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            if sent < self.batch_size:
+                await self._sleep_until_woken()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows if this process holds the lease; return how many."""
+        if not await self._hold_lease():
+            return 0
+        async with transaction(self.sessions) as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.subject, OutboxMessage.payload, OutboxMessage.headers)
+                    .where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    .limit(self.batch_size)
+                )
+            ).all()
+            pending = await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+            )
+        OUTBOX_PENDING.labels(self.service).set(pending or 0)
+        sent = 0
+        for row_id, _subject, payload, headers in rows:
+            # The database connection is not held while we wait for the broker.
+            try:
+                await self.bus.publish(CloudEvent.model_validate_json(payload), json.loads(headers))
+            except Exception as exc:
+                await self._record_failure(row_id, exc)
+                raise
+            await self._mark_sent(row_id)
+            sent += 1
+            OUTBOX_PUBLISHED.labels(self.service).inc()
+        return sent
+
+    async def stop(self) -> None:
+        """Ask the loop to end and give up the lease."""
+        self._stopping = True
+        self._wake.set()
+
+    async def _mark_sent(self, row_id: int) -> None:
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
+                .values(sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None)
+            )
+
+    async def _record_failure(self, row_id: int, exc: Exception) -> None:
+        try:
+            async with transaction(self.sessions) as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
+                    .values(attempts=OutboxMessage.attempts + 1, last_error=str(exc)[:500] or type(exc).__name__)
+                )
+        except Exception:  # the failure note is best effort; the row stays unsent either way
+            log.exception("could not record outbox failure")
+
+    async def _hold_lease(self) -> bool:
+        now = utcnow()
+        until = now + timedelta(seconds=self.lease_s)
+        async with transaction(self.sessions) as session:
+            taken = await session.execute(
+                update(RelayLease)
+                .where(RelayLease.name == "relay")  # type: ignore[arg-type]
+                .where((RelayLease.holder == self.holder) | (RelayLease.expires_at < now))  # type: ignore[arg-type,operator]
+                .values(holder=self.holder, expires_at=until)
+            )
+            if _rowcount(taken):
+                return True
+            exists = await session.scalar(select(RelayLease.holder).where(RelayLease.name == "relay"))  # type: ignore[arg-type]
+            if exists is None:
+                session.add(RelayLease(name="relay", holder=self.holder, expires_at=until))
+                try:
+                    await session.flush()
+                except Exception:  # another replica inserted it first
+                    return False
+                return True
+        return False
+
+    async def _sleep_until_woken(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,85 @@
+"""Service settings: environment variables with a per-service prefix, falling back to CARELOOP_."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4322"
+
+
+def careloop_home() -> Path:
+    """Return the directory that holds all local state (``CARELOOP_HOME``, default ``./.careloop``)."""
+    return Path(os.environ.get("CARELOOP_HOME", ".careloop")).resolve()
+
+
+def default_sqlite_url(service: str) -> str:
+    """Return the embedded default database URL of a service: one SQLite file under careloop_home()."""
+    return f"sqlite+aiosqlite:///{careloop_home() / (service + '.db')}"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; subclasses set ``service_name`` and ``env_prefix``.
+
+    A value is looked up as ``<PREFIX>_<FIELD>`` first (``COMPLAINTS_DATABASE_URL``), then as
+    ``CARELOOP_<FIELD>`` (``CARELOOP_NATS_URL``), then in ``.env``, then the default — so one
+    variable can configure the whole platform and a service-specific one can override it.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str = ""
+    db_pool_size: int = Field(default=0, description="0 = choose by database (1 writer for SQLite)")
+    db_echo: bool = False
+    nats_url: str = DEFAULT_NATS_URL
+    nats_connect_timeout_s: float = 2.0
+    principal_secret: str = Field(default="", description="HMAC key the gateway signs principals with")
+    log_level: str = "INFO"
+    log_json: bool = True
+    tracing: bool = Field(default=False, description="trace even without an OTLP endpoint")
+    otel_exporter_otlp_endpoint: str = Field(default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    outbox_poll_interval_s: float = 1.0
+    outbox_batch_size: int = 200
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_s: float = 30.0
+    run_migrations: bool = True
+    run_background: bool = Field(default=True, description="run the outbox relay and consumers")
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Fill in defaults that depend on the service (port, database file)."""
+        if not self.port:
+            self.port = self.default_port
+        if not self.database_url:
+            self.database_url = default_sqlite_url(self.service_name)
+        if not self.principal_secret:
+            # `careloop up` writes the platform's shared secret here; a deployment sets the variable.
+            stored = careloop_home() / "principal-secret"
+            if stored.exists():
+                self.principal_secret = stored.read_text().strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Look up the service prefix first, then the platform-wide CARELOOP_ prefix."""
+        platform_env = EnvSettingsSource(settings_cls, env_prefix="CARELOOP_")
+        return init_settings, env_settings, platform_env, dotenv_settings, file_secret_settings

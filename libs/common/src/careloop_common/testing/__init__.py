@@ -1,0 +1,11 @@
+"""Test helpers: real NATS, real databases, services running in-process or on real sockets."""
+
+from careloop_common.testing.helpers import (
+    TEST_PRINCIPAL_SECRET,
+    LiveServer,
+    auth_headers,
+    running_app,
+    wait_until,
+)
+
+__all__ = ["TEST_PRINCIPAL_SECRET", "LiveServer", "auth_headers", "running_app", "wait_until"]

@@ -1,0 +1,1 @@
+"""careloop campaigns: Closed-loop care campaigns: audience, models, triggers, control groups, evaluation."""

@@ -1,0 +1,36 @@
+"""Every query of the complaints service lives here."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaints.models import Complaint
+
+
+async def add(session: AsyncSession, complaint: Complaint) -> Complaint:
+    """Stage a new complaint and flush it so constraint errors surface now."""
+    session.add(complaint)
+    await session.flush()
+    return complaint
+
+
+async def get(session: AsyncSession, complaint_id: str, partner_id: str | None) -> Complaint | None:
+    """Return one complaint, only if it belongs to the partner (when a partner asks)."""
+    complaint = await session.get(Complaint, complaint_id)
+    if complaint is None or (partner_id is not None and complaint.partner_id != partner_id):
+        return None
+    return complaint
+
+
+async def page(session: AsyncSession, partner_id: str | None, limit: int, offset: int) -> tuple[list[Complaint], int]:
+    """Return complaints newest first, filtered to the partner's own when a partner asks."""
+    query = select(Complaint)
+    count = select(func.count()).select_from(Complaint)
+    if partner_id is not None:
+        query = query.where(Complaint.partner_id == partner_id)  # type: ignore[arg-type]
+        count = count.where(Complaint.partner_id == partner_id)  # type: ignore[arg-type]
+    rows = await session.scalars(
+        query.order_by(Complaint.created_at.desc(), Complaint.id).limit(limit).offset(offset)  # type: ignore[attr-defined,arg-type]
+    )
+    return list(rows), int(await session.scalar(count) or 0)

@@ -1,0 +1,128 @@
+"""Request and response models of the complaints API (XCreate / XPublic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+class Category(StrEnum):
+    """What the complaint is about."""
+
+    coverage = "coverage"
+    billing = "billing"
+    service = "service"
+    value_added_service = "value_added_service"
+    staff = "staff"
+    other = "other"
+
+
+class Channel(StrEnum):
+    """Where the complaint was taken."""
+
+    web = "web"
+    call_centre = "call_centre"
+    shop = "shop"
+    email = "email"
+    partner_api = "partner_api"
+
+
+class Symptom(StrEnum):
+    """What the customer experienced (coverage complaint form)."""
+
+    no_signal = "no_signal"
+    weak_signal = "weak_signal"
+    call_drop = "call_drop"
+    cannot_call = "cannot_call"
+    poor_voice = "poor_voice"
+    slow_data = "slow_data"
+    no_data = "no_data"
+    sms_failure = "sms_failure"
+
+
+class Network(StrEnum):
+    """Radio generation the customer was on."""
+
+    g2 = "2G"
+    g3 = "3G"
+    g4 = "4G"
+    g5 = "5G"
+
+
+def to_e164(value: str) -> str:
+    """Validate a phone number given in international form and return it as E.164."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number in international form, e.g. +85291234567") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+MSISDN = Annotated[str, Field(min_length=4, max_length=32, examples=["+85291234567"]), AfterValidator(to_e164)]
+
+
+class ComplaintCreate(BaseModel):
+    """A complaint as filed; coverage complaints carry where it happened."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "category": "coverage", "channel": "call_centre", "msisdn": "+85291234567",
+        "lat": 22.2819, "lng": 114.1582, "network": "4G", "symptoms": ["call_drop", "weak_signal"],
+        "description": "Calls drop inside the flat since last week", "follow_up": True,
+    }]})
+
+    category: Category
+    channel: Channel
+    msisdn: MSISDN
+    description: str | None = Field(default=None, max_length=4000)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=500)
+    network: Network | None = None
+    symptoms: list[Symptom] = Field(default_factory=list, max_length=8)
+    follow_up: bool = Field(default=False, description="ask engineering to investigate the area")
+
+    @model_validator(mode="after")
+    def _where_for_follow_up(self) -> ComplaintCreate:
+        if (self.lat is None) != (self.lng is None):
+            raise ValueError("lat and lng go together")
+        if self.follow_up and self.lat is None:
+            raise ValueError("a follow-up needs the location (lat, lng) where it happened")
+        return self
+
+
+class ComplaintPublic(BaseModel):
+    """A complaint as shown to staff and partners."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    reference: str
+    status: str
+    category: str
+    channel: str
+    msisdn: str
+    description: str | None
+    lat: float | None
+    lng: float | None
+    address: str | None
+    network: str | None
+    symptoms: list[str]
+    follow_up: bool
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintPage(BaseModel):
+    """One page of complaints, newest first."""
+
+    items: list[ComplaintPublic]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,118 @@
+"""Complaint intake through the service API: validation, ownership, idempotency, outbox events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from careloop_common.outbox import OutboxMessage
+from careloop_common.testing import TEST_PRINCIPAL_SECRET, auth_headers, running_app
+from complaints.main import create_app
+from complaints.settings import ComplaintsSettings
+
+WRITER = auth_headers("complaints:write", "complaints:read", subject="agent-7")
+FORM = {
+    "category": "coverage", "channel": "call_centre", "msisdn": "+852 9123 4567",
+    "lat": 22.2819, "lng": 114.1582, "network": "4G", "symptoms": ["call_drop"], "follow_up": True,
+}
+
+
+@pytest.fixture
+async def client(database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the complaints service on a fresh database (relay off: these tests read the outbox)."""
+    settings = ComplaintsSettings(database_url=database_url, nats_url=nats_url,
+                                  principal_secret=TEST_PRINCIPAL_SECRET, log_json=False, run_background=False)
+    app = create_app(settings)
+    async with running_app(app) as c:
+        c.app = app  # type: ignore[attr-defined]
+        yield c
+
+
+async def outbox_subjects(client: httpx.AsyncClient) -> list[str]:
+    async with client.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
+        return list(await session.scalars(select(OutboxMessage.subject).order_by(OutboxMessage.id)))
+
+
+async def test_filing_records_owner_and_stages_events(client: httpx.AsyncClient) -> None:
+    response = await client.post("/complaints/v1/complaints", json=FORM, headers=WRITER)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["msisdn"] == "+85291234567"
+    assert body["owner"] == "agent-7"
+    assert body["status"] == "acknowledged"
+    assert response.headers["location"].endswith(body["id"])
+    assert await outbox_subjects(client) == [
+        "complaints.complaint.filed", "complaints.complaint.follow_up_requested",
+    ]
+    again = await client.get(f"/complaints/v1/complaints/{body['id']}", headers=WRITER)
+    assert again.json()["reference"] == body["reference"]
+
+
+async def test_without_follow_up_only_the_filing_is_announced(client: httpx.AsyncClient) -> None:
+    response = await client.post("/complaints/v1/complaints", json={**FORM, "follow_up": False}, headers=WRITER)
+    assert response.status_code == 201
+    assert await outbox_subjects(client) == ["complaints.complaint.filed"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"msisdn": "12345"}, "body.msisdn"),
+    ({"symptoms": ["haunted"]}, "body.symptoms.0"),
+    ({"lat": 123.0}, "body.lat"),
+    ({"description": "x" * 4001}, "body.description"),
+    ({"colour": "blue"}, "body.colour"),
+])
+async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
+    client: httpx.AsyncClient, change: dict[str, object], field: str
+) -> None:
+    response = await client.post("/complaints/v1/complaints", json={**FORM, **change}, headers=WRITER)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:careloop:problem:validation-error"
+    assert field in [e["field"] for e in problem["errors"]]
+    assert await outbox_subjects(client) == []
+    listing = await client.get("/complaints/v1/complaints", headers=WRITER)
+    assert listing.json()["total"] == 0
+
+
+async def test_follow_up_without_location_is_refused(client: httpx.AsyncClient) -> None:
+    form = {k: v for k, v in FORM.items() if k not in ("lat", "lng")}
+    response = await client.post("/complaints/v1/complaints", json=form, headers=WRITER)
+    assert response.status_code == 422
+    assert "location" in response.json()["errors"][0]["message"]
+
+
+async def test_same_idempotency_key_files_once(client: httpx.AsyncClient) -> None:
+    headers = {**WRITER, "Idempotency-Key": "intake-42"}
+    first = await client.post("/complaints/v1/complaints", json=FORM, headers=headers)
+    second = await client.post("/complaints/v1/complaints", json=FORM, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert (await client.get("/complaints/v1/complaints", headers=WRITER)).json()["total"] == 1
+    reused = await client.post("/complaints/v1/complaints", json={**FORM, "network": "5G"}, headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["type"] == "urn:careloop:problem:idempotency-key-reused"
+
+
+async def test_scopes_are_enforced_by_the_service_itself(client: httpx.AsyncClient) -> None:
+    anonymous = await client.post("/complaints/v1/complaints", json=FORM)
+    assert anonymous.status_code == 401
+    reader = await client.post("/complaints/v1/complaints", json=FORM,
+                               headers=auth_headers("complaints:read"))
+    assert reader.status_code == 403
+    forged = await client.post("/complaints/v1/complaints", json=FORM,
+                               headers=auth_headers("complaints:write", secret="not-the-gateway-secret-0000000000000"))
+    assert forged.status_code == 401
+
+
+async def test_partners_see_only_their_own_complaints(client: httpx.AsyncClient) -> None:
+    mine = auth_headers("complaints:write", "complaints:read", subject="key-a", partner_id="partner-a")
+    theirs = auth_headers("complaints:write", "complaints:read", subject="key-b", partner_id="partner-b")
+    filed = (await client.post("/complaints/v1/complaints", json={**FORM, "channel": "partner_api"},
+                               headers=mine)).json()
+    assert (await client.get(f"/complaints/v1/complaints/{filed['id']}", headers=theirs)).status_code == 404
+    assert (await client.get("/complaints/v1/complaints", headers=theirs)).json()["total"] == 0
+    assert (await client.get("/complaints/v1/complaints", headers=mine)).json()["total"] == 1

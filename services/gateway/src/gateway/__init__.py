@@ -1,0 +1,1 @@
+"""careloop gateway: the only public entry; authenticates, routes and forwards a signed principal."""
