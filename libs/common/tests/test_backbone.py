@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from sqlalchemy import Column, Integer, String, func, select
+from sqlalchemy import Column, Integer, String, func
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus, dead_letter_subject
 from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
@@ -46,7 +46,7 @@ class Applied(SQLModel, table=True):
     n: int = Field(sa_column=Column(Integer, nullable=False))
 
 
-TABLES = [OutboxMessage.__table__, RelayLease.__table__, ProcessedEvent.__table__, Applied.__table__]  # type: ignore[attr-defined]
+TABLES = [OutboxMessage.__table__, RelayLease.__table__, ProcessedEvent.__table__, Applied.__table__]
 
 
 @dataclass
@@ -108,18 +108,22 @@ class Harness:
         async with self.consumer() as session:
             return [
                 (r.event_id, r.n)
-                for r in await session.execute(select(Applied.event_id, Applied.n).order_by(Applied.id))
-            ]  # type: ignore[arg-type]
+                for r in await session.execute(
+                    select(col(Applied.event_id), col(Applied.n)).order_by(col(Applied.id))
+                )
+            ]
 
     async def unsent(self) -> int:
         """Count outbox rows not yet acknowledged by JetStream."""
         async with self.producer() as session:
             return int(
                 await session.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
                 )
                 or 0
-            )  # type: ignore[union-attr]
+            )
 
 
 async def apply_entry(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
@@ -203,13 +207,11 @@ async def test_relay_crash_between_publish_and_mark_sent_doubles_nothing(harness
     # A relay published these but crashed before marking them sent: simulate by publishing directly.
     for event_id in ids[:3]:
         async with harness.producer() as session:
-            from sqlalchemy import select
-
             from careloop_common.outbox import OutboxMessage
 
             payload = await session.scalar(
-                select(OutboxMessage.payload).where(OutboxMessage.event_id == event_id)
-            )  # type: ignore[arg-type]
+                select(col(OutboxMessage.payload)).where(col(OutboxMessage.event_id) == event_id)
+            )
         await harness.producer_bus.publish(CloudEvent.model_validate_json(payload))
     harness.start_relay()  # the restarted relay publishes all five again
     harness.start_consumer()

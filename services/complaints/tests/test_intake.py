@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from careloop_common.outbox import OutboxMessage
 from careloop_common.testing import TEST_PRINCIPAL_SECRET, auth_headers, running_app
@@ -15,25 +15,36 @@ from complaints.settings import ComplaintsSettings
 
 WRITER = auth_headers("complaints:write", "complaints:read", subject="agent-7")
 FORM = {
-    "category": "coverage", "channel": "call_centre", "msisdn": "+852 9123 4567",
-    "lat": 22.2819, "lng": 114.1582, "network": "4G", "symptoms": ["call_drop"], "follow_up": True,
+    "category": "coverage",
+    "channel": "call_centre",
+    "msisdn": "+852 9123 4567",
+    "lat": 22.2819,
+    "lng": 114.1582,
+    "network": "4G",
+    "symptoms": ["call_drop"],
+    "follow_up": True,
 }
 
 
 @pytest.fixture
 async def client(database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """Run the complaints service on a fresh database (relay off: these tests read the outbox)."""
-    settings = ComplaintsSettings(database_url=database_url, nats_url=nats_url,
-                                  principal_secret=TEST_PRINCIPAL_SECRET, log_json=False, run_background=False)
+    settings = ComplaintsSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        principal_secret=TEST_PRINCIPAL_SECRET,
+        log_json=False,
+        run_background=False,
+    )
     app = create_app(settings)
     async with running_app(app) as c:
-        c.app = app  # type: ignore[attr-defined]
+        c.app = app
         yield c
 
 
 async def outbox_subjects(client: httpx.AsyncClient) -> list[str]:
-    async with client.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
-        return list(await session.scalars(select(OutboxMessage.subject).order_by(OutboxMessage.id)))
+    async with client.app.state.platform.sessions() as session:
+        return list(await session.scalars(select(col(OutboxMessage.subject)).order_by(col(OutboxMessage.id))))
 
 
 async def test_filing_records_owner_and_stages_events(client: httpx.AsyncClient) -> None:
@@ -45,25 +56,31 @@ async def test_filing_records_owner_and_stages_events(client: httpx.AsyncClient)
     assert body["status"] == "acknowledged"
     assert response.headers["location"].endswith(body["id"])
     assert await outbox_subjects(client) == [
-        "complaints.complaint.filed", "complaints.complaint.follow_up_requested",
+        "complaints.complaint.filed",
+        "complaints.complaint.follow_up_requested",
     ]
     again = await client.get(f"/complaints/v1/complaints/{body['id']}", headers=WRITER)
     assert again.json()["reference"] == body["reference"]
 
 
 async def test_without_follow_up_only_the_filing_is_announced(client: httpx.AsyncClient) -> None:
-    response = await client.post("/complaints/v1/complaints", json={**FORM, "follow_up": False}, headers=WRITER)
+    response = await client.post(
+        "/complaints/v1/complaints", json={**FORM, "follow_up": False}, headers=WRITER
+    )
     assert response.status_code == 201
     assert await outbox_subjects(client) == ["complaints.complaint.filed"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"msisdn": "12345"}, "body.msisdn"),
-    ({"symptoms": ["haunted"]}, "body.symptoms.0"),
-    ({"lat": 123.0}, "body.lat"),
-    ({"description": "x" * 4001}, "body.description"),
-    ({"colour": "blue"}, "body.colour"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"msisdn": "12345"}, "body.msisdn"),
+        ({"symptoms": ["haunted"]}, "body.symptoms.0"),
+        ({"lat": 123.0}, "body.lat"),
+        ({"description": "x" * 4001}, "body.description"),
+        ({"colour": "blue"}, "body.colour"),
+    ],
+)
 async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
     client: httpx.AsyncClient, change: dict[str, object], field: str
 ) -> None:
@@ -100,19 +117,24 @@ async def test_same_idempotency_key_files_once(client: httpx.AsyncClient) -> Non
 async def test_scopes_are_enforced_by_the_service_itself(client: httpx.AsyncClient) -> None:
     anonymous = await client.post("/complaints/v1/complaints", json=FORM)
     assert anonymous.status_code == 401
-    reader = await client.post("/complaints/v1/complaints", json=FORM,
-                               headers=auth_headers("complaints:read"))
+    reader = await client.post(
+        "/complaints/v1/complaints", json=FORM, headers=auth_headers("complaints:read")
+    )
     assert reader.status_code == 403
-    forged = await client.post("/complaints/v1/complaints", json=FORM,
-                               headers=auth_headers("complaints:write", secret="not-the-gateway-secret-0000000000000"))
+    forged = await client.post(
+        "/complaints/v1/complaints",
+        json=FORM,
+        headers=auth_headers("complaints:write", secret="not-the-gateway-secret-0000000000000"),
+    )
     assert forged.status_code == 401
 
 
 async def test_partners_see_only_their_own_complaints(client: httpx.AsyncClient) -> None:
     mine = auth_headers("complaints:write", "complaints:read", subject="key-a", partner_id="partner-a")
     theirs = auth_headers("complaints:write", "complaints:read", subject="key-b", partner_id="partner-b")
-    filed = (await client.post("/complaints/v1/complaints", json={**FORM, "channel": "partner_api"},
-                               headers=mine)).json()
+    filed = (
+        await client.post("/complaints/v1/complaints", json={**FORM, "channel": "partner_api"}, headers=mine)
+    ).json()
     assert (await client.get(f"/complaints/v1/complaints/{filed['id']}", headers=theirs)).status_code == 404
     assert (await client.get("/complaints/v1/complaints", headers=theirs)).json()["total"] == 0
     assert (await client.get("/complaints/v1/complaints", headers=mine)).json()["total"] == 1

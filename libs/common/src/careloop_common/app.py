@@ -25,7 +25,12 @@ from careloop_common.inbox import ConsumerRunner, ConsumerSpec
 from careloop_common.migrations import upgrade_async
 from careloop_common.outbox import OutboxRelay
 from careloop_common.settings import ServiceSettings
-from careloop_common.telemetry import RequestContextMiddleware, configure_logging, metrics_endpoint, setup_tracing
+from careloop_common.telemetry import (
+    RequestContextMiddleware,
+    configure_logging,
+    metrics_endpoint,
+    setup_tracing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +91,9 @@ def create_service_app(
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
-    bus = Bus(url=settings.nats_url, name=settings.service_name,
-              connect_timeout_s=settings.nats_connect_timeout_s)
+    bus = Bus(
+        url=settings.nats_url, name=settings.service_name, connect_timeout_s=settings.nats_connect_timeout_s
+    )
     relay_box: list[OutboxRelay] = []
 
     def wake_relay(session: Session) -> None:
@@ -95,12 +101,24 @@ def create_service_app(
             relay_box[0].notify()
 
     sessions = create_session_factory(engine, after_commit=wake_relay)
-    relay = OutboxRelay(service=settings.service_name, sessions=sessions, bus=bus,
-                        batch_size=settings.outbox_batch_size, poll_interval_s=settings.outbox_poll_interval_s)
+    relay = OutboxRelay(
+        service=settings.service_name,
+        sessions=sessions,
+        bus=bus,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
     relay_box.append(relay)
-    state = Platform(settings=settings, engine=engine, sessions=sessions, bus=bus, relay=relay,
-                     consumers=[ConsumerRunner(_with_settings(c, settings), sessions=sessions, bus=bus)
-                                for c in consumers])
+    state = Platform(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=bus,
+        relay=relay,
+        consumers=[
+            ConsumerRunner(_with_settings(c, settings), sessions=sessions, bus=bus) for c in consumers
+        ],
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,8 +127,9 @@ def create_service_app(
         await bus.connect()
         if settings.run_background:
             state.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-            state.tasks.extend(asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}")
-                               for c in state.consumers)
+            state.tasks.extend(
+                asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}") for c in state.consumers
+            )
         if on_startup is not None:
             await on_startup(state)
         log.info("%s ready on %s:%s", settings.service_name, settings.host, settings.port)
@@ -126,8 +145,9 @@ def create_service_app(
             await bus.close()
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  openapi_tags=openapi_tags)
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags
+    )
     app.state.platform = state
     install_problem_handlers(app)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
@@ -147,8 +167,9 @@ def _with_settings(spec: ConsumerSpec, settings: ServiceSettings) -> ConsumerSpe
 
 async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     log.info("integrity error on %s: %s", request.url.path, exc)
-    return problem_response(409, "conflict", "the request conflicts with data that already exists",
-                            instance=request.url.path)
+    return problem_response(
+        409, "conflict", "the request conflicts with data that already exists", instance=request.url.path
+    )
 
 
 def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None) -> APIRouter:
@@ -160,8 +181,11 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]] | None = N
         """Answer while the process is alive."""
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and NATS reachable",
-                responses={503: {"description": "not ready"}})
+    @router.get(
+        "/readyz",
+        summary="Readiness: database and NATS reachable",
+        responses={503: {"description": "not ready"}},
+    )
     async def readyz(state: PlatformDep) -> JSONResponse:
         """Answer 200 when the database answers and NATS is connected, else a 503 problem."""
         checks = {"database": await _database_ok(state.sessions), "nats": state.bus.connected}

@@ -45,8 +45,9 @@ def sign_principal(principal: Principal, secret: str, ttl_s: int = TTL_S) -> str
 def verify_principal(token: str, secret: str) -> Principal:
     """Check a forwarded principal's signature and expiry; raise a 401 problem if it fails."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["exp", "iat", "iss"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iat", "iss"]}
+        )
     except jwt.PyJWTError as exc:
         raise ProblemError(401, "unauthorized", f"principal rejected: {exc}") from exc
     return Principal.model_validate({k: v for k, v in claims.items() if k in Principal.model_fields})
@@ -67,7 +68,9 @@ def require_scopes(*scopes: str) -> Callable[..., Principal]:
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         missing = [s for s in scopes if not principal.has_scope(s)]
         if missing:
-            raise ProblemError(403, "forbidden", f"missing scope: {', '.join(missing)}", required_scopes=missing)
+            raise ProblemError(
+                403, "forbidden", f"missing scope: {', '.join(missing)}", required_scopes=missing
+            )
         return principal
 
     return check
@@ -79,8 +82,15 @@ def scopes_for_roles(roles: Iterable[str]) -> list[str]:
         "agent": ["complaints:read", "complaints:write", "coverage:read", "contact:read"],
         "engineer": ["coverage:read", "coverage:write", "complaints:read"],
         "marketer": ["campaigns:read", "campaigns:write", "contact:read"],
-        "supervisor": ["complaints:read", "complaints:write", "complaints:supervise", "coverage:read",
-                       "campaigns:read", "campaigns:approve", "contact:read"],
+        "supervisor": [
+            "complaints:read",
+            "complaints:write",
+            "complaints:supervise",
+            "coverage:read",
+            "campaigns:read",
+            "campaigns:approve",
+            "contact:read",
+        ],
         "admin": ["*"],
     }
     out: list[str] = []

@@ -31,7 +31,9 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description="stable URI naming the kind of problem", examples=["urn:careloop:problem:not-found"])
+    type: str = Field(
+        description="stable URI naming the kind of problem", examples=["urn:careloop:problem:not-found"]
+    )
     title: str
     status: int
     detail: str | None = None
@@ -42,8 +44,16 @@ class Problem(BaseModel):
 class ProblemError(Exception):
     """Raise to answer with a problem document; ``slug`` becomes the stable type URI."""
 
-    def __init__(self, status: int, slug: str, detail: str | None = None, *, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or slug)
         self.status = status
         self.slug = slug
@@ -69,10 +79,21 @@ class Conflict(ProblemError):
 
 # The problem types a client may see, with one line each, for the docs and the OpenAPI schema.
 STATUS_SLUGS = {
-    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    406: "not-acceptable", 409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
-    422: "validation-error", 429: "rate-limited", 500: "internal-error", 502: "bad-gateway",
-    503: "service-unavailable", 504: "gateway-timeout",
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "rate-limited",
+    500: "internal-error",
+    502: "bad-gateway",
+    503: "service-unavailable",
+    504: "gateway-timeout",
 }
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -117,8 +138,13 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
-        out.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", "invalid")),
-                    "type": str(err.get("type", "invalid"))})
+        out.append(
+            {
+                "field": ".".join(loc) or "body",
+                "message": str(err.get("msg", "invalid")),
+                "type": str(err.get("type", "invalid")),
+            }
+        )
     return out
 
 
@@ -127,26 +153,39 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.slug, exc.detail, title=exc.title,
-                                instance=request.url.path, headers=exc.headers, **exc.extra)
+        return problem_response(
+            exc.status,
+            exc.slug,
+            exc.detail,
+            title=exc.title,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
+        )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = field_errors(exc)
         names = ", ".join(e["field"] for e in errors[:5])
-        return problem_response(422, "validation-error", f"invalid input: {names}",
-                                instance=request.url.path, errors=errors)
+        return problem_response(
+            422, "validation-error", f"invalid input: {names}", instance=request.url.path, errors=errors
+        )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, None, detail, instance=request.url.path,
-                                headers=dict(exc.headers or {}))
+        return problem_response(
+            exc.status_code, None, detail, instance=request.url.path, headers=dict(exc.headers or {})
+        )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal-error", "an unexpected error occurred; it has been logged",
-                                instance=request.url.path)
+        return problem_response(
+            500,
+            "internal-error",
+            "an unexpected error occurred; it has been logged",
+            instance=request.url.path,
+        )
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

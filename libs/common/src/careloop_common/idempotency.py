@@ -17,8 +17,12 @@ from careloop_common.errors import ProblemError
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=255, min_length=1,
-           description="Any unique string; a retry with the same key returns the first answer."),
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        min_length=1,
+        description="Any unique string; a retry with the same key returns the first answer.",
+    ),
 ]
 
 
@@ -47,12 +51,21 @@ async def replay(session: AsyncSession, principal: str, key: str, print_: str) -
     if record is None:
         return None
     if record.fingerprint != print_:
-        raise ProblemError(422, "idempotency-key-reused",
-                           "this Idempotency-Key was already used for a different request")
+        raise ProblemError(
+            422, "idempotency-key-reused", "this Idempotency-Key was already used for a different request"
+        )
     return record.status_code, json.loads(record.body)
 
 
 def remember(session: AsyncSession, principal: str, key: str, print_: str, status: int, body: Any) -> None:
     """Store the answer in the same transaction as the write it describes."""
-    session.add(IdempotencyRecord(principal=principal, key=key, fingerprint=print_, status_code=status,
-                                  body=json.dumps(body, default=str), created_at=utcnow()))
+    session.add(
+        IdempotencyRecord(
+            principal=principal,
+            key=key,
+            fingerprint=print_,
+            status_code=status,
+            body=json.dumps(body, default=str),
+            created_at=utcnow(),
+        )
+    )

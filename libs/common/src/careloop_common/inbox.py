@@ -127,7 +127,9 @@ class ConsumerRunner:
             async with transaction(self.sessions) as session:
                 if await session.get(ProcessedEvent, (self.spec.durable, event.id)) is not None:
                     return False
-                session.add(ProcessedEvent(consumer=self.spec.durable, event_id=event.id, processed_at=utcnow()))
+                session.add(
+                    ProcessedEvent(consumer=self.spec.durable, event_id=event.id, processed_at=utcnow())
+                )
                 await session.flush()
                 await self.spec.handler(session, event, payload)
         except IntegrityError:
@@ -141,7 +143,9 @@ class ConsumerRunner:
     async def _retry_or_dead_letter(self, message: Msg, exc: Exception) -> None:
         deliveries = message.metadata.num_delivered
         if deliveries >= self.spec.max_deliver:
-            await self._dead_letter(message, f"handler failed {deliveries} times: {type(exc).__name__}: {exc}")
+            await self._dead_letter(
+                message, f"handler failed {deliveries} times: {type(exc).__name__}: {exc}"
+            )
             return
         log.warning("consumer %s: delivery %d failed, will retry: %s", self.spec.durable, deliveries, exc)
         CONSUMED.labels(self.spec.durable, "retried").inc()

@@ -71,8 +71,9 @@ def _migrate(connection: Connection, target_metadata: MetaData, url: str) -> Non
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
         connection.commit()
     try:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          compare_type=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
@@ -83,14 +84,16 @@ def _migrate(connection: Connection, target_metadata: MetaData, url: str) -> Non
 
 
 def create_platform_tables_v1() -> None:
-    """Create the outbox, relay lease, inbox and idempotency tables (called by each service's first migration).
+    """Create the outbox, relay lease, inbox and idempotency tables (each service's first migration).
 
     Frozen as version 1: a later change to these tables gets its own ``..._v2`` step, so
     existing migration histories never change under a database that already ran them.
     """
     op.create_table(
         "outbox_message",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("event_id", sa.String(128), nullable=False),
         sa.Column("subject", sa.String(255), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),

@@ -13,7 +13,10 @@ from pathlib import Path
 
 def nats_server_binary() -> Path:
     """Find nats-server: beside this interpreter (the wheel's copy) first, then on PATH."""
-    candidates = [Path(sys.executable).parent / "nats-server", Path(sysconfig.get_path("scripts")) / "nats-server"]
+    candidates = [
+        Path(sys.executable).parent / "nats-server",
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+    ]
     for candidate in candidates:
         if candidate.exists():
             return candidate
@@ -42,8 +45,9 @@ def port_open(host: str, port: int) -> bool:
 class NatsServer:
     """A nats-server child process with JetStream, its data in ``store_dir``; stop and start at will."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port()
@@ -57,8 +61,18 @@ class NatsServer:
 
     def command(self) -> list[str]:
         """Return the command line that starts this server."""
-        return [str(nats_server_binary()), "-a", self.host, "-p", str(self.port), "-js",
-                "-sd", str(self.store_dir), "--server_name", f"careloop-{self.port}"]
+        return [
+            str(nats_server_binary()),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+            "--server_name",
+            f"careloop-{self.port}",
+        ]
 
     def start(self, timeout_s: float = 15.0, **popen: object) -> None:
         """Start the server and wait until it accepts connections."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -13,9 +14,9 @@ from typing import Any
 
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
-from sqlalchemy import BigInteger, Column, Integer, String, Text, func, select, update
+from sqlalchemy import BigInteger, Column, Integer, String, Text, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus
 from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
@@ -146,18 +147,22 @@ class OutboxRelay:
         async with transaction(self.sessions) as session:
             rows = (
                 await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.subject, OutboxMessage.payload, OutboxMessage.headers)
-                    .where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    select(
+                        col(OutboxMessage.id),
+                        col(OutboxMessage.payload),
+                        col(OutboxMessage.headers),
+                    )
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                    .order_by(col(OutboxMessage.id))
                     .limit(self.batch_size)
                 )
             ).all()
             pending = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+                select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_PENDING.labels(self.service).set(pending or 0)
         sent = 0
-        for row_id, _subject, payload, headers in rows:
+        for row_id, payload, headers in rows:
             # The database connection is not held while we wait for the broker.
             try:
                 await self.bus.publish(CloudEvent.model_validate_json(payload), json.loads(headers))
@@ -174,21 +179,24 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
 
-    async def _mark_sent(self, row_id: int) -> None:
+    async def _mark_sent(self, row_id: int | None) -> None:
         async with transaction(self.sessions) as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
-                .values(sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None)
+                .where(col(OutboxMessage.id) == row_id)
+                .values(sent_at=utcnow(), attempts=col(OutboxMessage.attempts) + 1, last_error=None)
             )
 
-    async def _record_failure(self, row_id: int, exc: Exception) -> None:
+    async def _record_failure(self, row_id: int | None, exc: Exception) -> None:
         try:
             async with transaction(self.sessions) as session:
                 await session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
-                    .values(attempts=OutboxMessage.attempts + 1, last_error=str(exc)[:500] or type(exc).__name__)
+                    .where(col(OutboxMessage.id) == row_id)
+                    .values(
+                        attempts=col(OutboxMessage.attempts) + 1,
+                        last_error=str(exc)[:500] or type(exc).__name__,
+                    )
                 )
         except Exception:  # the failure note is best effort; the row stays unsent either way
             log.exception("could not record outbox failure")
@@ -199,13 +207,15 @@ class OutboxRelay:
         async with transaction(self.sessions) as session:
             taken = await session.execute(
                 update(RelayLease)
-                .where(RelayLease.name == "relay")  # type: ignore[arg-type]
-                .where((RelayLease.holder == self.holder) | (RelayLease.expires_at < now))  # type: ignore[arg-type,operator]
+                .where(col(RelayLease.name) == "relay")
+                .where((col(RelayLease.holder) == self.holder) | (col(RelayLease.expires_at) < now))
                 .values(holder=self.holder, expires_at=until)
             )
             if _rowcount(taken):
                 return True
-            exists = await session.scalar(select(RelayLease.holder).where(RelayLease.name == "relay"))  # type: ignore[arg-type]
+            exists = await session.scalar(
+                select(col(RelayLease.holder)).where(col(RelayLease.name) == "relay")
+            )
             if exists is None:
                 session.add(RelayLease(name="relay", holder=self.holder, expires_at=until))
                 try:
@@ -216,10 +226,8 @@ class OutboxRelay:
         return False
 
     async def _sleep_until_woken(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
 

@@ -21,9 +21,13 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
-HTTP_REQUESTS = Counter("careloop_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_REQUESTS = Counter(
+    "careloop_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
 HTTP_LATENCY = Histogram(
-    "careloop_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+    "careloop_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -49,10 +53,12 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(ContextFilter(service))
     if json_logs:
-        handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter("%(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -114,7 +120,9 @@ async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def setup_tracing(app: FastAPI, service: str, otlp_endpoint: str, force: bool = False, engine: Any = None) -> bool:
+def setup_tracing(
+    app: FastAPI, service: str, otlp_endpoint: str, force: bool = False, engine: Any = None
+) -> bool:
     """Trace the app, its HTTP clients and its database when an OTLP endpoint is set (or forced).
 
     Off by default: instrumentation costs throughput, and with no collector nobody reads spans.

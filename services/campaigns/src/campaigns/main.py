@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from careloop_common.app import create_service_app
 from campaigns import api, consumers
 from campaigns.settings import CampaignsSettings
+from careloop_common.app import create_service_app
 
 
 def create_app(settings: CampaignsSettings | None = None) -> FastAPI:

@@ -1,1 +1,1 @@
-"""careloop complaints: Coverage complaint intake, first-contact ownership, SLA clocks, follow-up and TMF621."""
+"""careloop complaints: intake, first-contact ownership, SLA clocks, follow-up and TMF621."""

@@ -39,7 +39,9 @@ async def file_complaint(
     out = ComplaintPublic.model_validate(complaint).model_dump(mode="json")
     if idempotency_key:
         idempotency.remember(session, principal.subject, idempotency_key, print_, 201, out)
-    return JSONResponse(out, status_code=201, headers={"Location": f"{router.prefix}/complaints/{complaint.id}"})
+    return JSONResponse(
+        out, status_code=201, headers={"Location": f"{router.prefix}/complaints/{complaint.id}"}
+    )
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, summary="Get a complaint")
@@ -60,5 +62,6 @@ async def list_complaints(
 ) -> ComplaintPage:
     """List complaints newest first (partners see only their own)."""
     items, total = await repository.page(session, principal.partner_id, limit, offset)
-    return ComplaintPage(items=[ComplaintPublic.model_validate(c) for c in items], total=total,
-                         limit=limit, offset=offset)
+    return ComplaintPage(
+        items=[ComplaintPublic.model_validate(c) for c in items], total=total, limit=limit, offset=offset
+    )

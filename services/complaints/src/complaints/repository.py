@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from complaints.models import Complaint
 
@@ -23,14 +24,16 @@ async def get(session: AsyncSession, complaint_id: str, partner_id: str | None) 
     return complaint
 
 
-async def page(session: AsyncSession, partner_id: str | None, limit: int, offset: int) -> tuple[list[Complaint], int]:
+async def page(
+    session: AsyncSession, partner_id: str | None, limit: int, offset: int
+) -> tuple[list[Complaint], int]:
     """Return complaints newest first, filtered to the partner's own when a partner asks."""
     query = select(Complaint)
     count = select(func.count()).select_from(Complaint)
     if partner_id is not None:
-        query = query.where(Complaint.partner_id == partner_id)  # type: ignore[arg-type]
-        count = count.where(Complaint.partner_id == partner_id)  # type: ignore[arg-type]
+        query = query.where(col(Complaint.partner_id) == partner_id)
+        count = count.where(col(Complaint.partner_id) == partner_id)
     rows = await session.scalars(
-        query.order_by(Complaint.created_at.desc(), Complaint.id).limit(limit).offset(offset)  # type: ignore[attr-defined,arg-type]
+        query.order_by(col(Complaint.created_at).desc(), col(Complaint.id)).limit(limit).offset(offset)
     )
     return list(rows), int(await session.scalar(count) or 0)

@@ -64,17 +64,32 @@ def to_e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-MSISDN = Annotated[str, Field(min_length=4, max_length=32, examples=["+85291234567"]), AfterValidator(to_e164)]
+MSISDN = Annotated[
+    str, Field(min_length=4, max_length=32, examples=["+85291234567"]), AfterValidator(to_e164)
+]
 
 
 class ComplaintCreate(BaseModel):
     """A complaint as filed; coverage complaints carry where it happened."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "category": "coverage", "channel": "call_centre", "msisdn": "+85291234567",
-        "lat": 22.2819, "lng": 114.1582, "network": "4G", "symptoms": ["call_drop", "weak_signal"],
-        "description": "Calls drop inside the flat since last week", "follow_up": True,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "coverage",
+                    "channel": "call_centre",
+                    "msisdn": "+85291234567",
+                    "lat": 22.2819,
+                    "lng": 114.1582,
+                    "network": "4G",
+                    "symptoms": ["call_drop", "weak_signal"],
+                    "description": "Calls drop inside the flat since last week",
+                    "follow_up": True,
+                }
+            ]
+        },
+    )
 
     category: Category
     channel: Channel

@@ -24,7 +24,9 @@ def new_reference() -> str:
     return "CMP-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
-async def file_complaint(session: AsyncSession, data: ComplaintCreate, by: Principal, source: str) -> Complaint:
+async def file_complaint(
+    session: AsyncSession, data: ComplaintCreate, by: Principal, source: str
+) -> Complaint:
     """File a complaint, owned by whoever took it, and announce it (and any follow-up) via the outbox."""
     now = utcnow()
     complaint = Complaint(
@@ -38,13 +40,32 @@ async def file_complaint(session: AsyncSession, data: ComplaintCreate, by: Princ
         **data.model_dump(mode="json"),
     )
     await repository.add(session, complaint)
-    publish_later(session, ComplaintFiledV1(
-        complaint_id=complaint.id, reference=complaint.reference, category=complaint.category,
-        channel=complaint.channel, filed_at=now, follow_up=complaint.follow_up,
-    ), source=source, subject=complaint.id)
+    publish_later(
+        session,
+        ComplaintFiledV1(
+            complaint_id=complaint.id,
+            reference=complaint.reference,
+            category=complaint.category,
+            channel=complaint.channel,
+            filed_at=now,
+            follow_up=complaint.follow_up,
+        ),
+        source=source,
+        subject=complaint.id,
+    )
     if complaint.follow_up and complaint.lat is not None and complaint.lng is not None:
-        publish_later(session, FollowUpRequestedV1(
-            complaint_id=complaint.id, reference=complaint.reference, lat=complaint.lat, lng=complaint.lng,
-            symptoms=complaint.symptoms, network=complaint.network, requested_at=now,
-        ), source=source, subject=complaint.id)
+        publish_later(
+            session,
+            FollowUpRequestedV1(
+                complaint_id=complaint.id,
+                reference=complaint.reference,
+                lat=complaint.lat,
+                lng=complaint.lng,
+                symptoms=complaint.symptoms,
+                network=complaint.network,
+                requested_at=now,
+            ),
+            source=source,
+            subject=complaint.id,
+        )
     return complaint

@@ -1,1 +1,1 @@
-"""careloop coverage map: Areas, investigations, assessments, improvement plans, reply wording and hot spots."""
+"""careloop coverage map: areas, investigations, assessments, plans, reply wording, hot spots."""

@@ -27,11 +27,14 @@ async def list_investigations(
 ) -> InvestigationPage:
     """List investigations, most complained-about first."""
     items, total = await repository.page(session, status, limit, offset)
-    return InvestigationPage(items=[InvestigationPublic.model_validate(i) for i in items], total=total,
-                             limit=limit, offset=offset)
+    return InvestigationPage(
+        items=[InvestigationPublic.model_validate(i) for i in items], total=total, limit=limit, offset=offset
+    )
 
 
-@router.get("/investigations/{investigation_id}", response_model=InvestigationPublic, summary="Get an investigation")
+@router.get(
+    "/investigations/{investigation_id}", response_model=InvestigationPublic, summary="Get an investigation"
+)
 async def get_investigation(investigation_id: str, session: SessionDep, _: Reader) -> InvestigationPublic:
     """Return one investigation."""
     investigation = await repository.get(session, investigation_id)

@@ -15,14 +15,17 @@ from coverage_map.settings import CoverageSettings
 FOLLOW_UPS = "coverage-map-follow-ups"
 
 
-def on_follow_up(settings: CoverageSettings) -> Callable[[AsyncSession, CloudEvent, EventContract], Awaitable[None]]:
+def on_follow_up(
+    settings: CoverageSettings,
+) -> Callable[[AsyncSession, CloudEvent, EventContract], Awaitable[None]]:
     """Build the handler that turns follow-up requests into investigations."""
 
     async def handle(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
         if not isinstance(payload, FollowUpRequestedV1):
             raise MalformedEvent(f"{FOLLOW_UPS} cannot handle {event.type}")
-        await service.record_follow_up(session, payload, resolution=settings.h3_resolution,
-                                       source=f"/careloop/{settings.service_name}")
+        await service.record_follow_up(
+            session, payload, resolution=settings.h3_resolution, source=f"/careloop/{settings.service_name}"
+        )
 
     return handle
 
@@ -30,5 +33,11 @@ def on_follow_up(settings: CoverageSettings) -> Callable[[AsyncSession, CloudEve
 def specs(settings: CoverageSettings | None = None) -> list[ConsumerSpec]:
     """Return the durable consumers this service runs."""
     settings = settings or CoverageSettings()
-    return [ConsumerSpec(durable=FOLLOW_UPS, stream="COMPLAINTS", subjects=(FollowUpRequestedV1.subject,),
-                         handler=on_follow_up(settings))]
+    return [
+        ConsumerSpec(
+            durable=FOLLOW_UPS,
+            stream="COMPLAINTS",
+            subjects=(FollowUpRequestedV1.subject,),
+            handler=on_follow_up(settings),
+        )
+    ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from coverage_map.models import Investigation, InvestigationComplaint
 
@@ -13,7 +14,9 @@ OPEN = "open"
 async def open_investigation_for_area(session: AsyncSession, area_id: str) -> Investigation | None:
     """Return the area's open investigation, if any."""
     result = await session.scalars(
-        select(Investigation).where(Investigation.area_id == area_id, Investigation.status == OPEN).limit(1)  # type: ignore[arg-type]
+        select(Investigation)
+        .where(col(Investigation.area_id) == area_id, col(Investigation.status) == OPEN)
+        .limit(1)
     )
     return result.first()
 
@@ -34,15 +37,18 @@ async def get(session: AsyncSession, investigation_id: str) -> Investigation | N
     return await session.get(Investigation, investigation_id)
 
 
-async def page(session: AsyncSession, status: str | None, limit: int, offset: int) -> tuple[list[Investigation], int]:
+async def page(
+    session: AsyncSession, status: str | None, limit: int, offset: int
+) -> tuple[list[Investigation], int]:
     """Return investigations with the most complaints first."""
     query = select(Investigation)
     count = select(func.count()).select_from(Investigation)
     if status:
-        query = query.where(Investigation.status == status)  # type: ignore[arg-type]
-        count = count.where(Investigation.status == status)  # type: ignore[arg-type]
+        query = query.where(col(Investigation.status) == status)
+        count = count.where(col(Investigation.status) == status)
     rows = await session.scalars(
-        query.order_by(Investigation.complaint_count.desc(), Investigation.opened_at)  # type: ignore[union-attr,arg-type]
-        .limit(limit).offset(offset)
+        query.order_by(col(Investigation.complaint_count).desc(), col(Investigation.opened_at))
+        .limit(limit)
+        .offset(offset)
     )
     return list(rows), int(await session.scalar(count) or 0)

@@ -29,15 +29,28 @@ async def record_follow_up(
     investigation = await repository.open_investigation_for_area(session, area_id)
     if investigation is None:
         investigation = Investigation(
-            id=str(uuid.uuid4()), area_id=area_id, status=repository.OPEN, complaint_count=0,
-            high_value_count=0, symptom_counts={}, first_complaint_at=request.requested_at,
-            last_complaint_at=request.requested_at, opened_at=request.requested_at,
+            id=str(uuid.uuid4()),
+            area_id=area_id,
+            status=repository.OPEN,
+            complaint_count=0,
+            high_value_count=0,
+            symptom_counts={},
+            first_complaint_at=request.requested_at,
+            last_complaint_at=request.requested_at,
+            opened_at=request.requested_at,
         )
         await repository.add(session, investigation)
-        publish_later(session, InvestigationOpenedV1(
-            investigation_id=investigation.id, area_id=area_id, complaint_id=request.complaint_id,
-            opened_at=investigation.opened_at,
-        ), source=source, subject=investigation.id)
+        publish_later(
+            session,
+            InvestigationOpenedV1(
+                investigation_id=investigation.id,
+                area_id=area_id,
+                complaint_id=request.complaint_id,
+                opened_at=investigation.opened_at,
+            ),
+            source=source,
+            subject=investigation.id,
+        )
     if await repository.complaint_link(session, request.complaint_id) is not None:
         return investigation
     investigation.complaint_count += 1
@@ -49,8 +62,14 @@ async def record_follow_up(
     investigation.symptom_counts = counts
     investigation.first_complaint_at = min(investigation.first_complaint_at, request.requested_at)
     investigation.last_complaint_at = max(investigation.last_complaint_at, request.requested_at)
-    await repository.add(session, investigation, InvestigationComplaint(
-        complaint_id=request.complaint_id, investigation_id=investigation.id,
-        reference=request.reference, requested_at=request.requested_at,
-    ))
+    await repository.add(
+        session,
+        investigation,
+        InvestigationComplaint(
+            complaint_id=request.complaint_id,
+            investigation_id=investigation.id,
+            reference=request.reference,
+            requested_at=request.requested_at,
+        ),
+    )
     return investigation

@@ -19,8 +19,11 @@ def upstreams(request: Request) -> Upstreams:
     return pool
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                  include_in_schema=False)
+@router.api_route(
+    "/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+)
 async def forward(request: Request, path: str) -> Response:
     """Authenticate the caller and forward the request to the service that owns the path."""
     settings = request.app.state.platform.settings

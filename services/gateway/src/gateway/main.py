@@ -18,8 +18,12 @@ API_SERVICES = ("complaints", "coverage-map", "campaigns", "contact-gateway", "w
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway."""
     settings = settings or GatewaySettings()
-    pool = Upstreams(settings.upstreams(), timeout_s=settings.upstream_timeout_s,
-                     connect_timeout_s=settings.upstream_connect_timeout_s, pool=settings.upstream_pool_size)
+    pool = Upstreams(
+        settings.upstreams(),
+        timeout_s=settings.upstream_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        pool=settings.upstream_pool_size,
+    )
 
     async def start(state: Platform) -> None:
         await pool.start()

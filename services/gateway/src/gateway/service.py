@@ -32,9 +32,17 @@ def authenticate(authorization: str | None, admin_api_key: str) -> Principal | N
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ProblemError(401, "unauthorized", "use 'Authorization: Bearer <key>'",
-                           headers={"WWW-Authenticate": 'Bearer realm="careloop"'})
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "use 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": 'Bearer realm="careloop"'},
+        )
     if admin_api_key and hmac.compare_digest(token.strip().encode(), admin_api_key.encode()):
         return Principal(subject="admin", kind="api_key", roles=["admin"], scopes=["*"])
-    raise ProblemError(401, "unauthorized", "unknown or revoked credentials",
-                       headers={"WWW-Authenticate": 'Bearer realm="careloop", error="invalid_token"'})
+    raise ProblemError(
+        401,
+        "unauthorized",
+        "unknown or revoked credentials",
+        headers={"WWW-Authenticate": 'Bearer realm="careloop", error="invalid_token"'},
+    )

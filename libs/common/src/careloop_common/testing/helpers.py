@@ -18,11 +18,18 @@ from careloop_common.natsserver import free_port
 TEST_PRINCIPAL_SECRET = "test-principal-secret-0123456789abcdef"  # noqa: S105 - test-only key
 
 
-def auth_headers(*scopes: str, subject: str = "tester", partner_id: str | None = None,
-                 roles: tuple[str, ...] = (), secret: str = TEST_PRINCIPAL_SECRET) -> dict[str, str]:
+def auth_headers(
+    *scopes: str,
+    subject: str = "tester",
+    partner_id: str | None = None,
+    roles: tuple[str, ...] = (),
+    secret: str = TEST_PRINCIPAL_SECRET,
+) -> dict[str, str]:
     """Return headers carrying a signed principal, as the gateway would forward them."""
     kind = "api_key" if partner_id else "staff"
-    principal = Principal(subject=subject, kind=kind, roles=list(roles), scopes=list(scopes), partner_id=partner_id)
+    principal = Principal(
+        subject=subject, kind=kind, roles=list(roles), scopes=list(scopes), partner_id=partner_id
+    )
     return {PRINCIPAL_HEADER: sign_principal(principal, secret)}
 
 
@@ -40,8 +47,9 @@ class LiveServer:
 
     def __init__(self, app: FastAPI, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -67,8 +75,13 @@ class LiveServer:
             await self._task
 
 
-async def wait_until(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20.0, interval_s: float = 0.05,
-                     message: str = "condition") -> Any:
+async def wait_until(
+    check: Callable[[], Awaitable[Any]],
+    *,
+    timeout_s: float = 20.0,
+    interval_s: float = 0.05,
+    message: str = "condition",
+) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``message`` after ``timeout_s``.
 
     This bounds how long a test waits for eventual consistency; it asserts nothing about speed.

@@ -96,8 +96,11 @@ async def _postgres(admin_url: str, statement: str) -> None:
 
     url = make_url(admin_url)
     connection = await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres",
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
     )
     try:
         await connection.execute(statement)

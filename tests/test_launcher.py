@@ -1,0 +1,78 @@
+"""`careloop up` as a user runs it: a real process tree, demo data, the gateway's /readyz, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from careloop_common.launcher.parts import ALL_PARTS
+from careloop_common.natsserver import free_port
+
+CARELOOP = str(Path(sys.executable).parent / "careloop")
+
+
+def launcher_env(home: Path) -> dict[str, str]:
+    """Free ports for every part, so the test never clashes with a running platform."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARELOOP_", "GATEWAY_"))}
+    env.update(
+        {
+            "CARELOOP_HOME": str(home),
+            "CARELOOP_NATS_PORT": str(free_port()),
+            "CARELOOP_ADMIN_API_KEY": "launcher-test-admin-key-0123456789",
+        }
+    )
+    for part in ALL_PARTS:
+        env[f"{part.env_prefix}PORT"] = str(free_port())
+    return env
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"careloop up exited with {process.returncode}"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("platform not ready in time")
+
+
+def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
+    env = launcher_env(tmp_path / "state")
+    gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+    auth = {"Authorization": f"Bearer {env['CARELOOP_ADMIN_API_KEY']}"}
+    process = subprocess.Popen(
+        [CARELOOP, "up", "--quiet"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_ready(gateway, process)
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        assert len(descendants) == len(ALL_PARTS) + 1  # every part plus nats-server
+
+        def demo_visible() -> bool:
+            listing = httpx.get(f"{gateway}/complaints/v1/complaints", headers=auth, timeout=5).json()
+            return bool(listing["total"] >= 5)
+
+        deadline = time.monotonic() + 30
+        while not demo_visible():
+            assert time.monotonic() < deadline, "demo complaints never appeared"
+            time.sleep(0.3)
+        status = subprocess.run([CARELOOP, "status"], env=env, capture_output=True, text=True, check=False)
+        assert status.returncode == 0, status.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    assert "careloop stopped." in output
+    assert not [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert (tmp_path / "state" / "demo-loaded").exists()
+    assert (tmp_path / "state" / "complaints.db").exists()
