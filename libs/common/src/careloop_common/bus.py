@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client as NATS
@@ -79,8 +79,7 @@ class Bus:
     nc: NATS | None = None
     _js: JetStreamContext | None = None
     _streams_ready: bool = False
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _retry_task: asyncio.Task[None] | None = None
+    _connect_task: asyncio.Task[None] | None = None
 
     @property
     def js(self) -> JetStreamContext:
@@ -95,43 +94,32 @@ class Bus:
         return self.nc is not None and self.nc.is_connected
 
     async def connect(self) -> None:
-        """Connect and declare the streams; if the broker is away, keep trying in the background."""
-        try:
-            await self._connect_once()
-        except (OSError, TimeoutError, nats.errors.Error) as exc:
-            log.warning("NATS at %s not reachable yet (%s); retrying in the background", self.url, exc)
-            self._retry_task = asyncio.create_task(self._connect_forever(), name="nats-connect")
-            return
-        await self.ensure_streams()
+        """Connect and declare the streams, waiting at most ``connect_timeout_s``.
 
-    async def _connect_once(self) -> None:
-        async with self._lock:
-            if self.nc is not None:
-                return
-            nc = await nats.connect(
-                servers=[u.strip() for u in self.url.split(",")],
-                name=self.name,
-                connect_timeout=self.connect_timeout_s,
-                reconnect_time_wait=0.5,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                ping_interval=10,
-                max_outstanding_pings=3,
-                error_cb=self._on_error,
-                disconnected_cb=self._on_disconnect,
-                reconnected_cb=self._on_reconnect,
-            )
-            self.nc = nc
-            self._js = nc.jetstream(timeout=5.0)
+        nats-py's first connect retries forever when reconnects are unlimited, so it runs as a
+        task: a service whose broker is away still starts (not ready) and connects when it can.
+        """
+        if self._connect_task is None:
+            self._connect_task = asyncio.create_task(self._connect_and_declare(), name="nats-connect")
+        done, _ = await asyncio.wait({self._connect_task}, timeout=self.connect_timeout_s)
+        if not done:
+            log.warning("NATS at %s not reachable yet; still trying in the background", self.url)
 
-    async def _connect_forever(self) -> None:
-        delay = 0.5
-        while self.nc is None:
-            await asyncio.sleep(delay)
-            try:
-                await self._connect_once()
-            except (OSError, TimeoutError, nats.errors.Error):
-                delay = min(delay * 2, 5.0)
+    async def _connect_and_declare(self) -> None:
+        self.nc = await nats.connect(
+            servers=[u.strip() for u in self.url.split(",")],
+            name=self.name,
+            connect_timeout=self.connect_timeout_s,
+            reconnect_time_wait=0.5,
+            max_reconnect_attempts=-1,
+            allow_reconnect=True,
+            ping_interval=10,
+            max_outstanding_pings=3,
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnect,
+            reconnected_cb=self._on_reconnect,
+        )
+        self._js = self.nc.jetstream(timeout=5.0)
         await self.ensure_streams()
         log.info("connected to NATS at %s", self.url)
 
@@ -176,8 +164,9 @@ class Bus:
         No drain: unacked messages are redelivered to another replica and unsent events stay in
         the outbox, so closing promptly loses nothing.
         """
-        if self._retry_task is not None:
-            self._retry_task.cancel()
+        if self._connect_task is not None and not self._connect_task.done():
+            self._connect_task.cancel()
+            await asyncio.gather(self._connect_task, return_exceptions=True)
         if self.nc is not None:
             nc, self.nc, self._js = self.nc, None, None
             with contextlib.suppress(Exception):

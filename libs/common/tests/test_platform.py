@@ -1,0 +1,108 @@
+"""Settings precedence, problem documents, health and metrics on a real service skeleton."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from careloop_common.launcher.cli import app as cli
+from careloop_common.testing import TEST_PRINCIPAL_SECRET, running_app
+from complaints.main import create_app
+from complaints.settings import ComplaintsSettings
+
+
+def test_service_prefix_beats_platform_prefix_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARELOOP_NATS_URL", "nats://platform:4222")
+    monkeypatch.setenv("CARELOOP_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("COMPLAINTS_LOG_LEVEL", "WARNING")
+    settings = ComplaintsSettings()
+    assert settings.nats_url == "nats://platform:4222"
+    assert settings.log_level == "WARNING"
+    assert settings.port == 8101
+
+
+def test_default_database_lives_under_careloop_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CARELOOP_HOME", str(tmp_path))
+    monkeypatch.delenv("COMPLAINTS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CARELOOP_DATABASE_URL", raising=False)
+    assert ComplaintsSettings().database_url == f"sqlite+aiosqlite:///{tmp_path / 'complaints.db'}"
+
+
+@pytest.fixture
+async def client(database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = ComplaintsSettings(
+        database_url=database_url, nats_url=nats_url, principal_secret=TEST_PRINCIPAL_SECRET, log_json=False
+    )
+    async with running_app(create_app(settings)) as c:
+        yield c
+
+
+async def test_unknown_route_and_wrong_method_are_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/no/such/thing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json() == {
+        "type": "urn:careloop:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not Found",
+        "instance": "/no/such/thing",
+    }
+    wrong = await client.delete("/complaints/v1/complaints")
+    assert wrong.status_code == 405
+    assert wrong.json()["type"] == "urn:careloop:problem:method-not-allowed"
+
+
+async def test_malformed_json_is_a_problem_not_a_500(client: httpx.AsyncClient) -> None:
+    from careloop_common.testing import auth_headers
+
+    response = await client.post(
+        "/complaints/v1/complaints",
+        content=b'{"category": ',
+        headers={**auth_headers("complaints:write"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:careloop:problem:validation-error"
+
+
+async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "nats": True}
+    await client.get("/complaints/v1/complaints")
+    metrics = (await client.get("/metrics")).text
+    assert 'careloop_http_requests_total{method="GET",route="/complaints/v1/complaints"' in metrics
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/complaints/v1/complaints" in spec["paths"]
+
+
+async def test_not_ready_while_nats_is_down(database_url: str, tmp_path: Path) -> None:
+    from careloop_common.natsserver import free_port
+
+    settings = ComplaintsSettings(
+        database_url=database_url,
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        principal_secret=TEST_PRINCIPAL_SECRET,
+        log_json=False,
+    )
+    async with running_app(create_app(settings)) as c:
+        ready = await c.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": True, "nats": False}
+        assert (await c.get("/healthz")).status_code == 200
+
+
+def test_db_upgrade_migrates_every_service(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for service in ("complaints", "coverage-map", "campaigns", "contact-gateway", "gateway"):
+        assert (tmp_path / f"{service}.db").exists()
+        assert f"✓ {service}" in result.output
+    again = CliRunner().invoke(cli, ["db", "upgrade", "--home", str(tmp_path), "--service", "complaints"])
+    assert again.exit_code == 0, again.output
