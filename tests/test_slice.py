@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from careloop_common.natsserver import NatsServer, free_port
-from careloop_common.testing import TEST_PRINCIPAL_SECRET, LiveServer, wait_until
+from careloop_common.testing import LiveServer, service_settings, wait_until
 from complaints.main import create_app as complaints_app
 from complaints.settings import ComplaintsSettings
 from coverage_map.main import create_app as coverage_app
@@ -40,32 +40,25 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(
-    database_url: str, sqlite_url: str, tmp_path: object, nats_url: str
-) -> AsyncIterator[Platform]:
+async def platform(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterator[Platform]:
     """Complaints (on the parametrized backend), coverage-map (SQLite) and the gateway, each on a socket."""
-    common = {
-        "nats_url": nats_url,
-        "principal_secret": TEST_PRINCIPAL_SECRET,
-        "log_json": False,
-        "outbox_poll_interval_s": 0.1,
-    }
-    complaints = complaints_app(ComplaintsSettings(database_url=database_url, **common))
+    complaints = complaints_app(service_settings(ComplaintsSettings, database_url, nats_url))
     coverage = coverage_app(
-        CoverageSettings(database_url=sqlite_url.replace("test.db", "coverage.db"), **common)
+        service_settings(CoverageSettings, sqlite_url.replace("test.db", "coverage.db"), nats_url)
     )
     down = free_port()
     async with LiveServer(complaints) as c, LiveServer(coverage) as cov:
         gateway = gateway_app(
-            GatewaySettings(
-                database_url=sqlite_url.replace("test.db", "gateway.db"),
+            service_settings(
+                GatewaySettings,
+                sqlite_url.replace("test.db", "gateway.db"),
+                nats_url,
                 admin_api_key=ADMIN_KEY,
                 complaints_url=c.url,
                 coverage_map_url=cov.url,
                 campaigns_url=f"http://127.0.0.1:{down}",
                 contact_gateway_url=f"http://127.0.0.1:{down}",
                 web_url=f"http://127.0.0.1:{down}",
-                **common,
             )
         )
         async with LiveServer(gateway) as g, httpx.AsyncClient(base_url=g.url, timeout=10) as client:

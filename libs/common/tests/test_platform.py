@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from careloop_common.launcher.cli import app as cli
-from careloop_common.testing import TEST_PRINCIPAL_SECRET, running_app
+from careloop_common.testing import running_app, service_settings
 from complaints.main import create_app
 from complaints.settings import ComplaintsSettings
 
@@ -34,9 +34,7 @@ def test_default_database_lives_under_careloop_home(monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 async def client(database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ComplaintsSettings(
-        database_url=database_url, nats_url=nats_url, principal_secret=TEST_PRINCIPAL_SECRET, log_json=False
-    )
+    settings = service_settings(ComplaintsSettings, database_url, nats_url)
     async with running_app(create_app(settings)) as c:
         yield c
 
@@ -85,12 +83,7 @@ async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -
 async def test_not_ready_while_nats_is_down(database_url: str, tmp_path: Path) -> None:
     from careloop_common.natsserver import free_port
 
-    settings = ComplaintsSettings(
-        database_url=database_url,
-        nats_url=f"nats://127.0.0.1:{free_port()}",
-        principal_secret=TEST_PRINCIPAL_SECRET,
-        log_json=False,
-    )
+    settings = service_settings(ComplaintsSettings, database_url, f"nats://127.0.0.1:{free_port()}")
     async with running_app(create_app(settings)) as c:
         ready = await c.get("/readyz")
         assert ready.status_code == 503

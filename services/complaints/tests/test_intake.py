@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import col, select
 
 from careloop_common.outbox import OutboxMessage
-from careloop_common.testing import TEST_PRINCIPAL_SECRET, auth_headers, running_app
+from careloop_common.testing import auth_headers, running_app, service_settings
 from complaints.main import create_app
 from complaints.settings import ComplaintsSettings
 
@@ -29,13 +29,7 @@ FORM = {
 @pytest.fixture
 async def client(database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """Run the complaints service on a fresh database (relay off: these tests read the outbox)."""
-    settings = ComplaintsSettings(
-        database_url=database_url,
-        nats_url=nats_url,
-        principal_secret=TEST_PRINCIPAL_SECRET,
-        log_json=False,
-        run_background=False,
-    )
+    settings = service_settings(ComplaintsSettings, database_url, nats_url, run_background=False)
     app = create_app(settings)
     async with running_app(app) as c:
         c.app = app

@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import h3
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from careloop_common.db import SessionFactory, transaction
 from careloop_common.events.complaints import FollowUpRequestedV1
-from careloop_common.testing import TEST_PRINCIPAL_SECRET, auth_headers, running_app
+from careloop_common.testing import auth_headers, running_app, service_settings
 from coverage_map import service
 from coverage_map.main import create_app
 from coverage_map.settings import CoverageSettings
@@ -33,13 +32,7 @@ def request(complaint: str, lat: float, lng: float, minutes: int = 0, **extra: o
 
 @pytest.fixture
 async def app_sessions(database_url: str, nats_url: str) -> AsyncIterator[tuple[object, SessionFactory]]:
-    settings = CoverageSettings(
-        database_url=database_url,
-        nats_url=nats_url,
-        principal_secret=TEST_PRINCIPAL_SECRET,
-        log_json=False,
-        run_background=False,
-    )
+    settings = service_settings(CoverageSettings, database_url, nats_url, run_background=False)
     app = create_app(settings)
     async with running_app(app) as client:
         yield client, app.state.platform.sessions
@@ -107,6 +100,3 @@ async def test_reading_needs_the_coverage_scope(app_sessions: tuple[object, Sess
     assert denied.status_code == 403
     missing = await client.get("/coverage/v1/investigations/nope", headers=auth_headers("coverage:read"))  # type: ignore[attr-defined]
     assert missing.status_code == 404
-
-
-_ = AsyncSession

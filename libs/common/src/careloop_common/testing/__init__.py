@@ -5,7 +5,15 @@ from careloop_common.testing.helpers import (
     LiveServer,
     auth_headers,
     running_app,
+    service_settings,
     wait_until,
 )
 
-__all__ = ["TEST_PRINCIPAL_SECRET", "LiveServer", "auth_headers", "running_app", "wait_until"]
+__all__ = [
+    "TEST_PRINCIPAL_SECRET",
+    "LiveServer",
+    "auth_headers",
+    "running_app",
+    "service_settings",
+    "wait_until",
+]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -14,8 +14,25 @@ from fastapi import FastAPI
 
 from careloop_common.auth import PRINCIPAL_HEADER, Principal, sign_principal
 from careloop_common.natsserver import free_port
+from careloop_common.settings import ServiceSettings
 
 TEST_PRINCIPAL_SECRET = "test-principal-secret-0123456789abcdef"  # noqa: S105 - test-only key
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def service_settings(cls: type[S], database_url: str, nats_url: str, **overrides: Any) -> S:
+    """Return a service's settings for a test: its database, the test's NATS, fast polling, plain logs."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "principal_secret": TEST_PRINCIPAL_SECRET,
+        "log_json": False,
+        "outbox_poll_interval_s": 0.1,
+    }
+    values.update(overrides)
+    return cls(**values)
 
 
 def auth_headers(
