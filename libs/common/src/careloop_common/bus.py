@@ -147,14 +147,16 @@ class Bus:
             raise ConnectionError("JetStream is not available")
         subject = event.nats_subject()
         headers = {"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"}
-        if extra_headers:
-            headers.update(extra_headers)
-        with tracer.start_as_current_span(f"{subject} publish", kind=trace.SpanKind.PRODUCER) as span:
+        # The outbox stored the writer's trace context: the publish span continues that trace,
+        # and the consumer's span will be a child of the publish span.
+        parent = propagate.extract(dict(extra_headers or {}))
+        with tracer.start_as_current_span(
+            f"{subject} publish", context=parent, kind=trace.SpanKind.PRODUCER
+        ) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", event.id)
-            if "traceparent" not in headers:
-                propagate.inject(headers)
+            propagate.inject(headers)
             ack = await self.js.publish(subject, event.to_json(), headers=headers)
         return int(ack.seq)
 
