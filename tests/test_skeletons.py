@@ -28,7 +28,7 @@ async def test_service_operational_routes(package: str, sqlite_url: str, nats_ur
         assert {"/healthz", "/readyz"} <= set(spec["paths"])
 
 
-async def test_web_pages_service(nats_url: str) -> None:
+async def test_web_pages_service() -> None:
     from web.main import create_app
     from web.settings import WebSettings
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -160,8 +160,6 @@ def create_service_app(
 
 
 def _with_settings(spec: ConsumerSpec, settings: ServiceSettings) -> ConsumerSpec:
-    from dataclasses import replace
-
     return replace(spec, max_deliver=settings.consumer_max_deliver, ack_wait_s=settings.consumer_ack_wait_s)
 
 

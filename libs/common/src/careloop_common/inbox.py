@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class ConsumerRunner:
         """Fetch and handle messages until cancelled."""
         backoff = 0.2
         while True:
+            subscription = None
             try:
                 subscription = await self._bind()
                 backoff = 0.2
@@ -96,6 +98,11 @@ class ConsumerRunner:
                 log.warning("consumer %s paused %.1fs: %s", self.spec.durable, backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+            finally:
+                # Each bind makes a new subscription: drop the old one so outages do not pile them up.
+                if subscription is not None:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
 
     async def handle(self, message: Msg) -> None:
         """Apply one message exactly once, or dead-letter it, then acknowledge it."""
