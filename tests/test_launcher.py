@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from careloop_common.launcher.demo import DEMO_PASSWORD
 from careloop_common.launcher.parts import ALL_PARTS
 from careloop_common.natsserver import free_port
 
@@ -33,12 +34,16 @@ def launcher_env(home: Path) -> dict[str, str]:
     return env
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def wait_ready(
+    url: str, auth: dict[str, str], process: subprocess.Popen[bytes], timeout_s: float = 120
+) -> None:
+    """Wait for this platform's gateway: the admin key tells it from a parallel test's server."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, f"careloop up exited with {process.returncode}"
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            ours = httpx.get(f"{url}/gateway/v1/me", headers=auth, timeout=2).status_code == 200
+            if ours and httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -54,7 +59,7 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
         [CARELOOP, "up", "--quiet"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        wait_ready(gateway, process)
+        wait_ready(gateway, auth, process)
         descendants = psutil.Process(process.pid).children(recursive=True)
         assert len(descendants) == len(ALL_PARTS) + 1  # every part plus nats-server
 
@@ -66,6 +71,15 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
         while not demo_visible():
             assert time.monotonic() < deadline, "demo complaints never appeared"
             time.sleep(0.3)
+        # The demo staff users can log in, and their roles decide what they reach.
+        token = httpx.post(
+            f"{gateway}/gateway/v1/login",
+            json={"username": "engineer", "password": DEMO_PASSWORD},
+            timeout=10,
+        ).json()["access_token"]
+        engineer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{gateway}/coverage/v1/investigations", headers=engineer).status_code == 200
+        assert httpx.get(f"{gateway}/gateway/v1/users", headers=engineer).status_code == 403
         status = subprocess.run([CARELOOP, "status"], env=env, capture_output=True, text=True, check=False)
         assert status.returncode == 0, status.stdout
     finally:

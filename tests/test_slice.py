@@ -109,7 +109,7 @@ async def test_gateway_authenticates_and_answers_with_problems(platform: Platfor
     # A principal header from outside is dropped: only the gateway may vouch for a caller.
     forged = await client.get("/coverage/v1/investigations", headers={"X-Careloop-Principal": "forged"})
     assert forged.status_code == 401
-    assert "no credentials" in forged.json()["detail"]
+    assert "credentials required" in forged.json()["detail"]
 
 
 async def test_service_down_is_a_503_problem_and_gateway_is_not_ready(platform: Platform) -> None:

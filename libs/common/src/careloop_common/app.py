@@ -16,8 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from starlette.middleware import Middleware
 
 from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers the platform tables
+from careloop_common.auth import document_scopes
 from careloop_common.bus import Bus
 from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
 from careloop_common.errors import install_problem_handlers, problem_response
@@ -83,11 +85,15 @@ def create_service_app(
     readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None,
     on_startup: Callable[[Platform], Awaitable[None]] | None = None,
     on_shutdown: Callable[[Platform], Awaitable[None]] | None = None,
+    middleware: Sequence[Middleware] = (),
+    openapi_url: str | None = "/openapi.json",
+    docs_url: str | None = "/docs",
 ) -> FastAPI:
     """Build a careloop service: database, migrations, bus, outbox relay, consumers, health, metrics.
 
     ``readiness`` adds checks to ``/readyz``; ``on_startup``/``on_shutdown`` open and close what a
-    service holds beyond the platform (HTTP client pools, adapters).
+    service holds beyond the platform (HTTP client pools, adapters). ``middleware`` runs inside
+    the request-id middleware, first listed outermost.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
@@ -146,17 +152,41 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(
-        title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+        openapi_url=openapi_url,
+        docs_url=docs_url,
+        redoc_url=None,
     )
     app.state.platform = state
     install_problem_handlers(app)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     setup_tracing(app, settings.service_name, settings.otel_exporter_otlp_endpoint, settings.tracing, engine)
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)
+    _document_scopes_in_openapi(app, routers)
     return app
+
+
+def _document_scopes_in_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Make the app's OpenAPI document say which scopes each operation requires."""
+    build = app.openapi
+    documented: list[dict[str, Any]] = []
+    routes = [route for router in routers for route in router.routes]
+
+    def openapi() -> dict[str, Any]:
+        if not documented:
+            documented.append(document_scopes(routes, build()))
+        return documented[0]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _with_settings(spec: ConsumerSpec, settings: ServiceSettings) -> ConsumerSpec:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.routing import BaseRoute
 
 from careloop_common.errors import ProblemError
 
 PRINCIPAL_HEADER = "X-Careloop-Principal"
+PRINCIPAL_SCHEME = "principal"
+# The one scope a portal customer holds: their own complaint, through its tracking token.
+PORTAL_SCOPE = "complaints:portal"
 ALGORITHM = "HS256"
 ISSUER = "careloop-gateway"
 # Short: a principal is minted per request by the gateway and never stored.
@@ -73,29 +78,92 @@ def require_scopes(*scopes: str) -> Callable[..., Principal]:
             )
         return principal
 
+    # Read back when the OpenAPI document is built, so every operation says what it requires.
+    check.careloop_scopes = scopes  # type: ignore[attr-defined]
     return check
+
+
+def route_scopes(route: APIRoute) -> list[str] | None:
+    """Return the scopes a route's ``require_scopes`` dependencies demand; None if it needs no principal."""
+    found: list[str] = []
+    needs_principal = False
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is current_principal:
+            needs_principal = True
+        for scope in getattr(dependant.call, "careloop_scopes", ()):
+            needs_principal = True
+            if scope not in found:
+                found.append(scope)
+        pending.extend(dependant.dependencies)
+    return found if needs_principal else None
+
+
+def document_scopes(routes: Iterable[BaseRoute], openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add each operation's required scopes (``x-careloop-scopes`` and ``security``) to a document."""
+    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[PRINCIPAL_SCHEME] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": PRINCIPAL_HEADER,
+        "description": "Signed principal forwarded by the gateway; callers use the gateway's bearer schemes.",
+    }
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        scopes = route_scopes(route)
+        if scopes is None:
+            continue
+        for method in route.methods or ():
+            operation = openapi.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                operation["x-careloop-scopes"] = scopes
+                operation["security"] = [{PRINCIPAL_SCHEME: scopes}]
+    return openapi
+
+
+# Every scope there is, with what it lets a caller do (API keys may hold only these).
+SCOPES: dict[str, str] = {
+    "complaints:read": "read complaints and their timelines",
+    "complaints:write": "file and work complaints",
+    "complaints:supervise": "reassign, escalate and close complaints for a team",
+    PORTAL_SCOPE: "file a complaint on the portal and follow it with its tracking token",
+    "coverage:read": "read areas, ratings, plans and hot spots",
+    "coverage:write": "assess areas, plan fixes and write reply wording",
+    "campaigns:read": "read campaigns, segments, audiences and results",
+    "campaigns:write": "draft and run care campaigns",
+    "campaigns:approve": "approve or reject campaign plans",
+    "contact:read": "read messages, calls and delivery status",
+    "contact:write": "send messages and place calls, manage opt-outs",
+    "feeds:write": "ingest operator feed events",
+    "gateway:admin": "manage API keys and staff users",
+}
+
+# What each staff role may do. Admin holds every scope.
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "agent": ("complaints:read", "complaints:write", "coverage:read", "contact:read"),
+    "engineer": ("coverage:read", "coverage:write", "complaints:read"),
+    "marketer": ("campaigns:read", "campaigns:write", "contact:read", "coverage:read"),
+    "supervisor": (
+        "complaints:read",
+        "complaints:write",
+        "complaints:supervise",
+        "coverage:read",
+        "campaigns:read",
+        "campaigns:approve",
+        "contact:read",
+    ),
+    "admin": ("*",),
+}
+STAFF_ROLES = tuple(ROLE_SCOPES)
 
 
 def scopes_for_roles(roles: Iterable[str]) -> list[str]:
     """Return the scopes staff roles grant (the gateway uses this for staff tokens)."""
-    grants = {
-        "agent": ["complaints:read", "complaints:write", "coverage:read", "contact:read"],
-        "engineer": ["coverage:read", "coverage:write", "complaints:read"],
-        "marketer": ["campaigns:read", "campaigns:write", "contact:read"],
-        "supervisor": [
-            "complaints:read",
-            "complaints:write",
-            "complaints:supervise",
-            "coverage:read",
-            "campaigns:read",
-            "campaigns:approve",
-            "contact:read",
-        ],
-        "admin": ["*"],
-    }
     out: list[str] = []
     for role in roles:
-        for scope in grants.get(role, []):
+        for scope in ROLE_SCOPES.get(role, ()):
             if scope not in out:
                 out.append(scope)
     return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 
@@ -143,10 +143,21 @@ class Bus:
 
         ``Nats-Msg-Id`` is the event id, so a publish retried after a lost ack is stored once.
         """
+        ack = await self.publish_acked(event, extra_headers=extra_headers)
+        return int(ack.seq)
+
+    async def publish_acked(
+        self,
+        event: CloudEvent,
+        *,
+        msg_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PubAck:
+        """Publish one event and return JetStream's ack (``duplicate`` is set for a repeat ``msg_id``)."""
         if not self._streams_ready and not await self.ensure_streams():
             raise ConnectionError("JetStream is not available")
         subject = event.nats_subject()
-        headers = {"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"}
+        headers = {"Nats-Msg-Id": msg_id or event.id, "Content-Type": "application/cloudevents+json"}
         # The outbox stored the writer's trace context: the publish span continues that trace,
         # and the consumer's span will be a child of the publish span.
         parent = propagate.extract(dict(extra_headers or {}))
@@ -157,8 +168,7 @@ class Bus:
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", event.id)
             propagate.inject(headers)
-            ack = await self.js.publish(subject, event.to_json(), headers=headers)
-        return int(ack.seq)
+            return await self.js.publish(subject, event.to_json(), headers=headers)
 
     async def close(self) -> None:
         """Flush and close the connection.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +26,20 @@ def careloop_home() -> Path:
 def default_sqlite_url(service: str) -> str:
     """Return the embedded default database URL of a service: one SQLite file under careloop_home()."""
     return f"sqlite+aiosqlite:///{careloop_home() / (service + '.db')}"
+
+
+def stored_secret(name: str, env: str, home: Path | None = None) -> str:
+    """Return a secret from the environment, else from ``.careloop/<name>``, creating it once."""
+    if os.environ.get(env):
+        return os.environ[env]
+    path = (home or careloop_home()) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
 
 
 class ServiceSettings(BaseSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 import uuid
@@ -30,6 +31,21 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+# A phone number: an optional +, then 8 to 15 digits not inside a longer run of digits or letters.
+_PHONE = re.compile(r"(?<![\w])(\+|%2B)?(\d{3})(\d{3,10})(\d{2})(?![\w])")
+# Secrets that may ride in a path or query: tracking tokens and API key secrets.
+_SECRET = re.compile(r"\b(trk_|clk_[0-9a-f]{8,}_)[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """Mask phone numbers (keeping the first three and last two digits) and token secrets in text.
+
+    Logs and traces must never carry a full phone number or a credential (ARCHITECTURE.md).
+    """
+    masked = _PHONE.sub(lambda m: f"{m[1] or ''}{m[2]}{'*' * len(m[3])}{m[4]}", text)
+    return _SECRET.sub(lambda m: f"{m[1]}***", masked)
 
 
 class ContextFilter(logging.Filter):

@@ -9,18 +9,27 @@ from fastapi.responses import JSONResponse
 
 from careloop_common import idempotency
 from careloop_common.app import PlatformDep, SessionDep
-from careloop_common.auth import Principal, require_scopes
-from careloop_common.errors import PROBLEM_RESPONSES, NotFound
+from careloop_common.auth import PORTAL_SCOPE, Principal, require_scopes
+from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
 from complaints import repository, service
-from complaints.schemas import ComplaintCreate, ComplaintPage, ComplaintPublic
+from complaints.schemas import (
+    ComplaintCreate,
+    ComplaintFiled,
+    ComplaintPage,
+    ComplaintPublic,
+    CustomerView,
+    PortalComplaintCreate,
+    PortalReceipt,
+)
 
 router = APIRouter(prefix="/complaints/v1", tags=["complaints"], responses=PROBLEM_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require_scopes("complaints:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("complaints:write"))]
+Customer = Annotated[Principal, Depends(require_scopes(PORTAL_SCOPE))]
 
 
-@router.post("/complaints", status_code=201, response_model=ComplaintPublic, summary="File a complaint")
+@router.post("/complaints", status_code=201, response_model=ComplaintFiled, summary="File a complaint")
 async def file_complaint(
     body: ComplaintCreate,
     request: Request,
@@ -35,8 +44,9 @@ async def file_complaint(
         prior = await idempotency.replay(session, principal.subject, idempotency_key, print_)
         if prior is not None:
             return JSONResponse(prior[1], status_code=prior[0])
-    complaint = await service.file_complaint(session, body, principal, state.source)
-    out = ComplaintPublic.model_validate(complaint).model_dump(mode="json")
+    complaint, token = await service.file_complaint(session, body, principal, state.source)
+    public = ComplaintPublic.model_validate(complaint).model_dump()
+    out = ComplaintFiled(**public, tracking_token=token).model_dump(mode="json")
     if idempotency_key:
         idempotency.remember(session, principal.subject, idempotency_key, print_, 201, out)
     return JSONResponse(
@@ -65,3 +75,47 @@ async def list_complaints(
     return ComplaintPage(
         items=[ComplaintPublic.model_validate(c) for c in items], total=total, limit=limit, offset=offset
     )
+
+
+@router.post(
+    "/portal/complaints",
+    status_code=201,
+    response_model=PortalReceipt,
+    tags=["portal"],
+    summary="File a complaint on the portal (no login)",
+)
+async def file_portal_complaint(
+    body: PortalComplaintCreate, session: SessionDep, state: PlatformDep, principal: Customer
+) -> PortalReceipt:
+    """File a complaint as a customer; the answer holds the tracking token that follows it."""
+    # Portal complaints belong to the care team's queue, not to whoever holds a token.
+    on_portal = principal.model_copy(update={"subject": "portal"})
+    complaint, token = await service.file_complaint(session, body, on_portal, state.source)
+    return PortalReceipt(
+        reference=complaint.reference,
+        status=complaint.status,
+        created_at=complaint.created_at,
+        tracking_token=token,
+    )
+
+
+@router.get(
+    "/portal/complaint",
+    response_model=CustomerView,
+    tags=["portal"],
+    summary="Follow my complaint (tracking token)",
+)
+async def track_complaint(session: SessionDep, principal: Customer) -> CustomerView:
+    """Return the one complaint the caller's tracking token opens."""
+    token_hash = service.tracking_hash_of(principal)
+    if token_hash is None:
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "send the complaint's tracking token as 'Authorization: Bearer trk_…'",
+            headers={"WWW-Authenticate": 'Bearer realm="careloop"'},
+        )
+    complaint = await repository.by_tracking_hash(session, token_hash)
+    if complaint is None:
+        raise NotFound("complaint for this tracking token", "…")
+    return service.customer_view(complaint)

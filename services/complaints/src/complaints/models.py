@@ -38,5 +38,7 @@ class Complaint(ComplaintBase, table=True):
     status: str = Field(sa_column=Column(String(20), nullable=False))
     owner: str = Field(sa_column=Column(String(128), nullable=False))
     partner_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    # SHA-256 of the customer's tracking token; the token itself is never stored.
+    tracking_token_hash: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

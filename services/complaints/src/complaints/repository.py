@@ -24,6 +24,12 @@ async def get(session: AsyncSession, complaint_id: str, partner_id: str | None) 
     return complaint
 
 
+async def by_tracking_hash(session: AsyncSession, token_hash: str) -> Complaint | None:
+    """Return the one complaint a tracking token names."""
+    rows = await session.scalars(select(Complaint).where(col(Complaint.tracking_token_hash) == token_hash))
+    return rows.first()
+
+
 async def page(
     session: AsyncSession, partner_id: str | None, limit: int, offset: int
 ) -> tuple[list[Complaint], int]:

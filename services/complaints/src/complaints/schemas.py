@@ -134,6 +134,65 @@ class ComplaintPublic(BaseModel):
     updated_at: datetime
 
 
+class ComplaintFiled(ComplaintPublic):
+    """A complaint just filed, with the customer's tracking token (shown this once)."""
+
+    tracking_token: str = Field(description="give it to the customer: it opens this complaint on the portal")
+
+
+class PortalComplaintCreate(ComplaintCreate):
+    """A complaint filed by the customer on the web portal (the channel is always ``web``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "coverage",
+                    "msisdn": "+85291234567",
+                    "lat": 22.2819,
+                    "lng": 114.1582,
+                    "network": "4G",
+                    "symptoms": ["no_signal"],
+                    "description": "No signal in the lift lobby",
+                    "follow_up": True,
+                }
+            ]
+        },
+    )
+
+    channel: Channel = Field(default=Channel.web, description="always web on the portal")
+
+    @model_validator(mode="after")
+    def _portal_is_web(self) -> PortalComplaintCreate:
+        if self.channel != Channel.web:
+            raise ValueError("complaints filed on the portal come through the web channel")
+        return self
+
+
+class PortalReceipt(BaseModel):
+    """What the customer keeps after filing on the portal."""
+
+    reference: str
+    status: str
+    created_at: datetime
+    tracking_token: str = Field(description="keep it: with it you can follow this complaint")
+
+
+class CustomerView(BaseModel):
+    """A complaint as its customer sees it on the portal (no staff notes, number masked)."""
+
+    reference: str
+    status: str
+    category: str
+    channel: str
+    msisdn_masked: str
+    symptoms: list[str]
+    address: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class ComplaintPage(BaseModel):
     """One page of complaints, newest first."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 
@@ -13,10 +14,11 @@ from careloop_common.events.complaints import ComplaintFiledV1, FollowUpRequeste
 from careloop_common.outbox import publish_later
 from complaints import repository
 from complaints.models import Complaint
-from complaints.schemas import ComplaintCreate
+from complaints.schemas import ComplaintCreate, CustomerView
 
 # Crockford-style alphabet: no I, L, O, U, so a reference read over the phone is not misheard.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+TRACKING_PREFIX = "trk_"
 
 
 def new_reference() -> str:
@@ -24,17 +26,41 @@ def new_reference() -> str:
     return "CMP-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
+def new_tracking_token() -> tuple[str, str]:
+    """Return an unguessable tracking token for the customer and the hash we keep of it."""
+    token = TRACKING_PREFIX + secrets.token_urlsafe(24)
+    return token, tracking_hash(token)
+
+
+def tracking_hash(token: str) -> str:
+    """Return the stored form of a tracking token (the gateway passes the same hash as subject)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_hash_of(principal: Principal) -> str | None:
+    """Return the tracking-token hash a portal customer's principal carries, if any."""
+    if principal.kind != "customer" or not principal.subject.startswith("trk:"):
+        return None
+    return principal.subject.removeprefix("trk:")
+
+
 async def file_complaint(
     session: AsyncSession, data: ComplaintCreate, by: Principal, source: str
-) -> Complaint:
-    """File a complaint, owned by whoever took it, and announce it (and any follow-up) via the outbox."""
+) -> tuple[Complaint, str]:
+    """File a complaint, owned by whoever took it, and announce it (and any follow-up) via the outbox.
+
+    Returns the complaint and the customer's tracking token, which is not stored and cannot be
+    shown again.
+    """
     now = utcnow()
+    token, token_hash = new_tracking_token()
     complaint = Complaint(
         id=str(uuid.uuid4()),
         reference=new_reference(),
         status="acknowledged",
         owner=by.subject,
         partner_id=by.partner_id,
+        tracking_token_hash=token_hash,
         created_at=now,
         updated_at=now,
         **data.model_dump(mode="json"),
@@ -68,4 +94,24 @@ async def file_complaint(
             source=source,
             subject=complaint.id,
         )
-    return complaint
+    return complaint, token
+
+
+def customer_view(complaint: Complaint) -> CustomerView:
+    """Show a complaint as its customer may see it: the number masked, no staff fields."""
+    return CustomerView(
+        reference=complaint.reference,
+        status=complaint.status,
+        category=complaint.category,
+        channel=complaint.channel,
+        msisdn_masked=mask_msisdn(complaint.msisdn),
+        symptoms=list(complaint.symptoms),
+        address=complaint.address,
+        created_at=complaint.created_at,
+        updated_at=complaint.updated_at,
+    )
+
+
+def mask_msisdn(msisdn: str) -> str:
+    """Show a number as ``+852******67``: enough for the customer to recognise it."""
+    return msisdn[:4] + "*" * max(0, len(msisdn) - 6) + msisdn[-2:]

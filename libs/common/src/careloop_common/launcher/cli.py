@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careloop_common.launcher.demo import DemoDataError, load_demo
-from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, Part, part_named, stored_secret
+from careloop_common.launcher.demo import DEMO_PASSWORD, DEMO_USERS, DemoDataError, load_demo
+from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, Part, part_named
 from careloop_common.launcher.supervisor import LaunchError, Supervisor, child_env, install_stop_signals
-from careloop_common.settings import ServiceSettings, careloop_home
+from careloop_common.settings import ServiceSettings, careloop_home, stored_secret
 
 app = typer.Typer(
     help="careloop: open customer care for mobile operators.", no_args_is_help=True, add_completion=False
@@ -117,6 +117,11 @@ def _print_welcome(admin_key: str, home: Path) -> None:
         f"admin API key: [bold]{admin_key}[/]  (send 'Authorization: Bearer <key>'; "
         f"stored in {home / 'admin-api-key'})"
     )
+    if (home / "demo-loaded").exists():
+        names = ", ".join(str(u["username"]) for u in DEMO_USERS)
+        console.print(
+            f"demo staff users: {names} — password [bold]{DEMO_PASSWORD}[/] (POST /gateway/v1/login)"
+        )
     console.print("Ctrl-C stops everything.")
 
 

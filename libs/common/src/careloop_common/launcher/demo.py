@@ -58,15 +58,36 @@ DEMO_COMPLAINTS: list[dict[str, object]] = [
 ]
 
 
+# One local staff user per role, so every console can be tried. Demo only: change or disable them
+# (PATCH /gateway/v1/users/<name>) on anything reachable by others.
+DEMO_PASSWORD = "careloop-demo-password"  # noqa: S105 - published demo credential
+DEMO_USERS: list[dict[str, object]] = [
+    {"username": "agent", "display_name": "Ada Agent", "roles": ["agent"]},
+    {"username": "engineer", "display_name": "Eli Engineer", "roles": ["engineer"]},
+    {"username": "marketer", "display_name": "Mia Marketer", "roles": ["marketer"]},
+    {"username": "supervisor", "display_name": "Sam Supervisor", "roles": ["supervisor"]},
+    {"username": "admin", "display_name": "Ari Admin", "roles": ["admin"]},
+]
+
+
 class DemoDataError(RuntimeError):
     """The platform refused a demo record (a bug in the demo data or in the platform)."""
 
 
 def load_demo(gateway_url: str, admin_key: str) -> int:
-    """File the demo complaints through the gateway (idempotently); return how many were filed."""
+    """Create the demo staff users and file the demo complaints through the gateway (idempotently).
+
+    Returns how many complaints were filed.
+    """
     headers = {"Authorization": f"Bearer {admin_key}"}
     filed = 0
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=10) as client:
+        for user in DEMO_USERS:
+            response = client.post("/gateway/v1/users", json={**user, "password": DEMO_PASSWORD})
+            if response.status_code not in (201, 409):  # 409: made by an earlier, interrupted load
+                raise DemoDataError(
+                    f"demo user {user['username']} refused ({response.status_code}): {response.text}"
+                )
         for number, complaint in enumerate(DEMO_COMPLAINTS):
             response = client.post(
                 "/complaints/v1/complaints",

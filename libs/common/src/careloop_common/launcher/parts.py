@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
-
-from careloop_common.settings import careloop_home
 
 DEFAULT_NATS_PORT = 4322  # not 4222: a NATS the machine already runs must not clash with ours
 
@@ -86,17 +82,3 @@ def nats_port() -> int:
 def external_nats_url() -> str | None:
     """Return ``CARELOOP_NATS_URL`` when the operator points at a NATS of their own."""
     return os.environ.get("CARELOOP_NATS_URL") or None
-
-
-def stored_secret(name: str, env: str, home: Path | None = None) -> str:
-    """Return a secret from the environment, else from ``.careloop/<name>``, creating it once."""
-    if os.environ.get(env):
-        return os.environ[env]
-    path = (home or careloop_home()) / name
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(value + "\n")
-    return value
