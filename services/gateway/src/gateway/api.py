@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from opentelemetry import propagate
 from starlette.responses import Response
 
 from careloop_common.app import PlatformDep, SessionDep
@@ -249,6 +250,7 @@ async def forward(request: Request, path: str) -> Response:
     client = request.client.host if request.client else ""
     forwarded_for = request.headers.get("x-forwarded-for")
     headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
+    propagate.inject(headers)  # the service's spans join the caller's trace (no-op when tracing is off)
     principal = caller(request)
     if principal is not None:
         headers[PRINCIPAL_HEADER] = sign_principal(principal, state.settings.principal_secret)
