@@ -40,7 +40,7 @@ async def app_sessions(database_url: str, nats_url: str) -> AsyncIterator[tuple[
 
 async def record(sessions: SessionFactory, req: FollowUpRequestedV1) -> str:
     async with transaction(sessions) as session:
-        return (await service.record_follow_up(session, req, resolution=8, source="/test")).id
+        return (await service.record_follow_up(session, req, grid=service.Grid(8, 6), source="/test")).id
 
 
 async def test_many_complaints_in_one_area_make_one_investigation(

@@ -32,6 +32,11 @@ def new_tracking_token() -> tuple[str, str]:
     return token, tracking_hash(token)
 
 
+def customer_ref(msisdn: str) -> str:
+    """Return a stable pseudonym of a customer for other services to count people without numbers."""
+    return hashlib.sha256(f"careloop-customer:{msisdn}".encode()).hexdigest()[:32]
+
+
 def tracking_hash(token: str) -> str:
     """Return the stored form of a tracking token (the gateway passes the same hash as subject)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -89,6 +94,7 @@ async def file_complaint(
                 lng=complaint.lng,
                 symptoms=complaint.symptoms,
                 network=complaint.network,
+                customer_ref=customer_ref(complaint.msisdn),
                 requested_at=now,
             ),
             source=source,

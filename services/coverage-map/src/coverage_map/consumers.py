@@ -23,8 +23,9 @@ def on_follow_up(
     async def handle(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
         if not isinstance(payload, FollowUpRequestedV1):
             raise MalformedEvent(f"{FOLLOW_UPS} cannot handle {event.type}")
+        grid = service.Grid(settings.h3_resolution, settings.district_resolution)
         await service.record_follow_up(
-            session, payload, resolution=settings.h3_resolution, source=f"/careloop/{settings.service_name}"
+            session, payload, grid=grid, source=f"/careloop/{settings.service_name}"
         )
 
     return handle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from careloop_common.settings import ServiceSettings
@@ -17,4 +18,6 @@ class CoverageSettings(ServiceSettings):
     service_name: ClassVar[str] = "coverage-map"
     default_port: ClassVar[int] = 8102
 
-    h3_resolution: int = 8
+    h3_resolution: int = Field(default=8, ge=5, le=12, description="H3 resolution of an area (8: ~0.7 km²)")
+    district_resolution: int = Field(default=6, ge=3, le=9, description="coarser H3 resolution of a district")
+    lookup_cache_s: float = Field(default=5.0, description="how long a replica reuses a lookup answer")

@@ -38,4 +38,6 @@ class FollowUpRequestedV1(EventContract):
     symptoms: list[str] = Field(default_factory=list)
     network: str | None = None
     customer_class: str = "normal"
+    # A pseudonym of the customer (never the number), so engineering can count people, not calls.
+    customer_ref: str | None = None
     requested_at: datetime
