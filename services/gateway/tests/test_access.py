@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import h3
 import httpx
 import jwt
 import nats
@@ -78,9 +79,12 @@ def _gateway_settings(urls: dict[str, str], db: str, nats_url: str, **overrides:
         campaigns_url=urls["campaigns"],
         contact_gateway_url=urls["contact-gateway"],
         web_url=f"http://127.0.0.1:{free_port()}",
-        rate_limit_window_s=10**9,  # one window for the whole test: no boundary to straddle
-        rate_limit_sync_interval_s=0.05,
-        **overrides,
+        **{
+            "rate_limit_window_s": 10**9,  # one window for the whole test: no boundary to straddle
+            "rate_limit_sync_interval_s": 0.05,
+            "rate_limit_anonymous": 10_000,  # the matrix alone makes hundreds of anonymous calls
+            **overrides,
+        },
     )
 
 
@@ -406,6 +410,7 @@ AUTHENTICATED = EVERYONE - {"anonymous"}
 COMPLAINT_READERS = {"agent", "engineer", "supervisor", "admin", "partner"}
 COMPLAINT_WRITERS = {"agent", "supervisor", "admin", "partner"}
 COVERAGE_READERS = {"agent", "engineer", "marketer", "supervisor", "admin"}
+COVERAGE_WRITERS = {"engineer", "admin"}
 
 # Every operation the gateway publishes, and who may call it. A new route fails the test until it
 # is added here: access is decided on purpose, not by accident.
@@ -417,6 +422,17 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/complaints/v1/portal/complaint"): {"customer"},
     ("GET", "/coverage/v1/investigations"): COVERAGE_READERS,
     ("GET", "/coverage/v1/investigations/{investigation_id}"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/queue"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/lookup"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/areas/{area_id}"): COVERAGE_READERS,
+    ("POST", "/coverage/v1/areas/{area_id}/assessments"): COVERAGE_WRITERS,
+    ("POST", "/coverage/v1/areas/{area_id}/plans"): COVERAGE_WRITERS,
+    ("PATCH", "/coverage/v1/plans/{plan_id}"): COVERAGE_WRITERS,
+    ("PUT", "/coverage/v1/areas/{area_id}/wording/{language}"): COVERAGE_WRITERS,
+    ("POST", "/coverage/v1/areas/{area_id}/wording/publish"): COVERAGE_WRITERS,
+    ("PUT", "/coverage/v1/districts/{district_id}"): COVERAGE_WRITERS,
+    ("GET", "/coverage/v1/public/lookup"): EVERYONE,
+    ("GET", "/coverage/v1/public/plans"): EVERYONE,
     ("POST", "/feeds/v1/events"): {"feeds", "admin"},
     ("POST", "/gateway/v1/login"): EVERYONE,
     ("GET", "/gateway/v1/me"): AUTHENTICATED,
@@ -449,6 +465,10 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "investigation_id": "none",
         "key_id": partner["id"],
         "username": "agent-user",
+        "area_id": h3.latlng_to_cell(FORM["lat"], FORM["lng"], 8),
+        "district_id": h3.latlng_to_cell(FORM["lat"], FORM["lng"], 6),
+        "plan_id": "none",
+        "language": "en",
     }
 
     published = await client.get("/openapi.json")
@@ -468,7 +488,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
                 # Send the change to a key made for this request, so the matrix does not revoke its own.
                 spare = await make_key(client, scopes=["complaints:read"])
                 path = template.format(**{**values, "key_id": spare["id"]})
-            body = {} if method in ("POST", "PATCH") else None
+            body = {} if method in ("POST", "PATCH", "PUT") else None
             response = await client.request(method, path, headers=headers, json=body)
             denied = response.status_code in (401, 403)
             if denied == (name in allowed) or response.status_code >= 500:

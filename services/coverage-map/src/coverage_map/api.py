@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
 
-from careloop_common.app import SessionDep
+from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
-from careloop_common.errors import PROBLEM_RESPONSES, NotFound
-from coverage_map import repository
-from coverage_map.schemas import InvestigationPage, InvestigationPublic
+from careloop_common.db import utcnow
+from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
+from coverage_map import repository, service
+from coverage_map.schemas import (
+    AreaDetail,
+    AssessmentCreate,
+    AssessmentPublic,
+    AssessmentResult,
+    DistrictNames,
+    DistrictPublic,
+    InvestigationPage,
+    InvestigationPublic,
+    Language,
+    LookupAnswer,
+    PlanCreate,
+    PlanPublic,
+    PlanUpdate,
+    PublicLookup,
+    PublicPlanPage,
+    Queue,
+    WordingEdit,
+    WordingPublic,
+    WordingPublish,
+)
+from coverage_map.settings import CoverageSettings
 
 router = APIRouter(prefix="/coverage/v1", tags=["coverage"], responses=PROBLEM_RESPONSES)
 
@@ -41,3 +68,282 @@ async def get_investigation(investigation_id: str, session: SessionDep, _: Reade
     if investigation is None:
         raise NotFound("investigation", investigation_id)
     return InvestigationPublic.model_validate(investigation)
+
+
+# --- areas, assessments, plans, wording, lookups, the public view ---------------------------------
+
+Writer = Annotated[Principal, Depends(require_scopes("coverage:write"))]
+Anyone = Annotated[Principal, Depends(require_scopes())]
+Lang = Annotated[Language, Query(description="zh-Hant, zh-Hans or en")]
+Lat = Annotated[float, Query(ge=-90, le=90, examples=[22.2819])]
+Lng = Annotated[float, Query(ge=-180, le=180, examples=[114.1582])]
+
+
+def grid(request: Request) -> service.Grid:
+    """Return the service's H3 grid (dependency)."""
+    settings: CoverageSettings = request.app.state.platform.settings
+    return service.Grid(settings.h3_resolution, settings.district_resolution)
+
+
+GridDep = Annotated[service.Grid, Depends(grid)]
+
+
+class LookupCache:
+    """Recent lookup answers on this replica, dropped on any write here and after a few seconds anyway."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._answers: dict[tuple[str, str, str], tuple[float, bytes, str]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> tuple[bytes, str] | None:
+        """Return a cached body and its ETag, if fresh."""
+        hit = self._answers.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1], hit[2]
+
+    def put(self, key: tuple[str, str, str], body: bytes) -> str:
+        """Keep an answer; return its ETag."""
+        if len(self._answers) > 50_000:
+            self._answers.clear()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        self._answers[key] = (time.monotonic() + self.ttl_s, body, etag)
+        return etag
+
+    def clear(self) -> None:
+        """Forget every answer (after a write that may change them)."""
+        self._answers.clear()
+
+
+def lookup_cache(request: Request) -> LookupCache:
+    """Return this app's lookup cache (dependency)."""
+    extras = request.app.state.platform.extras
+    if "lookup_cache" not in extras:
+        extras["lookup_cache"] = LookupCache(request.app.state.platform.settings.lookup_cache_s)
+    cache: LookupCache = extras["lookup_cache"]
+    return cache
+
+
+Cache = Annotated[LookupCache, Depends(lookup_cache)]
+
+
+async def _cached_answer(
+    request: Request, cache: LookupCache, key: tuple[str, str, str], build: Callable[[], Awaitable[BaseModel]]
+) -> Response:
+    """Serve a lookup from the cache or build it; honour If-None-Match with a 304."""
+    hit = cache.get(key)
+    if hit is None:
+        body = (await build()).model_dump_json().encode()
+        etag = cache.put(key, body)
+    else:
+        body, etag = hit
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={int(cache.ttl_s)}"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _area_for(grid: service.Grid, area_id: str | None, lat: float | None, lng: float | None) -> str:
+    if area_id is not None:
+        return grid.check_area(area_id)
+    if lat is None or lng is None:
+        raise ProblemError(422, "validation-error", "give either area_id, or lat and lng")
+    return grid.area_of(lat, lng)
+
+
+@router.get(
+    "/lookup",
+    response_model=LookupAnswer,
+    tags=["lookup"],
+    summary="Look up a place (front line)",
+    responses={304: {"description": "not modified (If-None-Match)"}},
+)
+async def lookup(
+    request: Request,
+    session: SessionDep,
+    geo: GridDep,
+    cache: Cache,
+    _: Reader,
+    lang: Lang = "en",
+    area_id: Annotated[str | None, Query(max_length=16)] = None,
+    lat: Lat | None = None,
+    lng: Lng | None = None,
+) -> Response:
+    """Answer for a point or an area at once: level, open investigation, plan, published wording."""
+    area = _area_for(geo, area_id, lat, lng)
+    return await _cached_answer(
+        request, cache, ("staff", area, lang), lambda: service.lookup(session, geo, area, lang)
+    )
+
+
+@router.get("/areas/{area_id}", response_model=AreaDetail, tags=["areas"], summary="Get an area")
+async def get_area(
+    area_id: str, session: SessionDep, geo: GridDep, _: Reader, lang: Lang = "en"
+) -> AreaDetail:
+    """Return an area's levels, investigation, plans and wording."""
+    return await service.area_detail(session, geo, area_id, lang)
+
+
+@router.post(
+    "/areas/{area_id}/assessments",
+    status_code=201,
+    response_model=AssessmentResult,
+    tags=["areas"],
+    summary="Record an assessment",
+)
+async def assess_area(
+    area_id: str,
+    body: AssessmentCreate,
+    session: SessionDep,
+    state: PlatformDep,
+    geo: GridDep,
+    cache: Cache,
+    who: Writer,
+) -> AssessmentResult:
+    """Record surveyed levels and findings (and optionally a plan); wording is drafted from them."""
+    assessment, plan, drafts = await service.assess_area(session, geo, area_id, body, who, state.source)
+    cache.clear()
+    return AssessmentResult(
+        assessment=AssessmentPublic.model_validate(assessment),
+        plan=PlanPublic.model_validate(plan) if plan else None,
+        wording=[WordingPublic.model_validate(w) for w in drafts],
+    )
+
+
+@router.post(
+    "/areas/{area_id}/plans",
+    status_code=201,
+    response_model=PlanPublic,
+    tags=["plans"],
+    summary="Schedule a plan",
+)
+async def create_plan(
+    area_id: str,
+    body: PlanCreate,
+    session: SessionDep,
+    state: PlatformDep,
+    geo: GridDep,
+    cache: Cache,
+    who: Writer,
+) -> PlanPublic:
+    """Schedule an improvement plan for an area."""
+    plan = await service.create_plan(session, geo, area_id, body, who, state.source)
+    cache.clear()
+    return PlanPublic.model_validate(plan)
+
+
+@router.patch("/plans/{plan_id}", response_model=PlanPublic, tags=["plans"], summary="Move a plan on")
+async def update_plan(
+    plan_id: str,
+    body: PlanUpdate,
+    session: SessionDep,
+    state: PlatformDep,
+    geo: GridDep,
+    cache: Cache,
+    who: Writer,
+) -> PlanPublic:
+    """Start, finish, cancel or reschedule a plan; finishing it sets the area's levels."""
+    plan = await service.update_plan(session, geo, plan_id, body, who, state.source)
+    cache.clear()
+    return PlanPublic.model_validate(plan)
+
+
+@router.put(
+    "/areas/{area_id}/wording/{language}",
+    response_model=WordingPublic,
+    tags=["wording"],
+    summary="Edit the draft wording",
+)
+async def edit_wording(
+    area_id: str, language: Language, body: WordingEdit, session: SessionDep, geo: GridDep, who: Writer
+) -> WordingPublic:
+    """Replace the draft reply wording of an area in one language."""
+    return WordingPublic.model_validate(
+        await service.edit_wording(session, geo, area_id, language, body.text, who)
+    )
+
+
+@router.post(
+    "/areas/{area_id}/wording/publish",
+    response_model=list[WordingPublic],
+    tags=["wording"],
+    summary="Publish the wording",
+)
+async def publish_wording(
+    area_id: str,
+    body: WordingPublish,
+    session: SessionDep,
+    state: PlatformDep,
+    geo: GridDep,
+    cache: Cache,
+    who: Writer,
+) -> list[WordingPublic]:
+    """Publish drafts: from now on they answer the next complaint in the area."""
+    rows = await service.publish_wording(
+        session, geo, area_id, list(body.languages) if body.languages else None, who, state.source
+    )
+    cache.clear()
+    return [WordingPublic.model_validate(w) for w in rows]
+
+
+@router.get("/queue", response_model=Queue, tags=["investigations"], summary="Engineering queue")
+async def engineering_queue(
+    session: SessionDep, _: Reader, lang: Lang = "en", limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> Queue:
+    """Open investigations, most urgent first, with the survey target time."""
+    items, total = await service.queue(session, utcnow(), lang, limit)
+    return Queue(items=items, total=total)
+
+
+@router.put(
+    "/districts/{district_id}", response_model=DistrictPublic, tags=["areas"], summary="Name a district"
+)
+async def name_district(
+    district_id: str, body: DistrictNames, session: SessionDep, geo: GridDep, cache: Cache, _: Writer
+) -> DistrictPublic:
+    """Set a district's names (used in wording and the public view)."""
+    district = await service.name_district(
+        session, geo, district_id, {str(k): v for k, v in body.names.items()}
+    )
+    cache.clear()
+    return DistrictPublic(id=district.id, names=district.names)
+
+
+@router.get(
+    "/public/lookup",
+    response_model=PublicLookup,
+    tags=["public"],
+    summary="Coverage checker (public)",
+    responses={304: {"description": "not modified (If-None-Match)"}},
+)
+async def public_lookup(
+    request: Request,
+    session: SessionDep,
+    geo: GridDep,
+    cache: Cache,
+    _: Anyone,
+    lat: Lat,
+    lng: Lng,
+    lang: Lang = "en",
+) -> Response:
+    """Coverage and any published plan for a place, for the portal: no customer data."""
+    area = geo.area_of(lat, lng)
+    return await _cached_answer(
+        request, cache, ("public", area, lang), lambda: service.public_lookup(session, geo, area, lang)
+    )
+
+
+@router.get(
+    "/public/plans", response_model=PublicPlanPage, tags=["public"], summary="Published plans (public)"
+)
+async def public_plans(
+    session: SessionDep,
+    _: Anyone,
+    lang: Lang = "en",
+    district_id: Annotated[str | None, Query(max_length=16)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PublicPlanPage:
+    """What will be fixed where and when, soonest first."""
+    items, total = await service.public_plans(session, district_id, lang, limit, offset)
+    return PublicPlanPage(items=items, total=total, limit=limit, offset=offset)

@@ -6,7 +6,15 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
-from coverage_map.models import Area, AreaLevel, Investigation, InvestigationComplaint
+from coverage_map.models import (
+    Area,
+    AreaLevel,
+    AreaWording,
+    District,
+    ImprovementPlan,
+    Investigation,
+    InvestigationComplaint,
+)
 
 OPEN = "open"
 LEVEL_ORDER = ("none", "weak", "normal", "good")
@@ -92,3 +100,113 @@ async def customer_in_investigation(session: AsyncSession, investigation_id: str
         )
     )
     return bool(found)
+
+
+# --- assessments, plans, wording, districts --------------------------------------------------------
+
+ACTIVE_PLAN = ("planned", "in_progress")
+PUBLIC_PLAN = ("planned", "in_progress", "done")
+
+
+async def current_investigation(session: AsyncSession, area_id: str) -> Investigation | None:
+    """Return the area's investigation that is not closed yet (open or assessed), if any."""
+    rows = await session.scalars(
+        select(Investigation)
+        .where(col(Investigation.area_id) == area_id, col(Investigation.status) != "closed")
+        .order_by(col(Investigation.opened_at).desc())
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def get_plan(session: AsyncSession, plan_id: str) -> ImprovementPlan | None:
+    """Return one improvement plan."""
+    return await session.get(ImprovementPlan, plan_id)
+
+
+async def plans_of(session: AsyncSession, area_id: str) -> list[ImprovementPlan]:
+    """Return an area's plans, newest first."""
+    rows = await session.scalars(
+        select(ImprovementPlan)
+        .where(col(ImprovementPlan.area_id) == area_id)
+        .order_by(col(ImprovementPlan.created_at).desc())
+    )
+    return list(rows)
+
+
+async def relevant_plan(session: AsyncSession, area_id: str) -> ImprovementPlan | None:
+    """Return the plan that shapes an area's answer: an active one, else the last one done."""
+    plans = [p for p in await plans_of(session, area_id) if p.status != "cancelled"]
+    active = [p for p in plans if p.status in ACTIVE_PLAN]
+    if active:
+        return min(active, key=lambda p: p.target_date)
+    return plans[0] if plans else None
+
+
+async def wording_of(session: AsyncSession, area_id: str) -> list[AreaWording]:
+    """Return an area's wording in every language it has."""
+    rows = await session.scalars(
+        select(AreaWording).where(col(AreaWording.area_id) == area_id).order_by(col(AreaWording.language))
+    )
+    return list(rows)
+
+
+async def get_wording(session: AsyncSession, area_id: str, language: str) -> AreaWording | None:
+    """Return an area's wording in one language."""
+    return await session.get(AreaWording, (area_id, language))
+
+
+async def get_district(session: AsyncSession, district_id: str) -> District | None:
+    """Return one district."""
+    return await session.get(District, district_id)
+
+
+async def open_investigations(session: AsyncSession, limit: int) -> list[Investigation]:
+    """Return open investigations (the queue is ranked in Python: it is small and the score is not SQL)."""
+    rows = await session.scalars(
+        select(Investigation)
+        .where(col(Investigation.status) == OPEN)
+        .order_by(col(Investigation.opened_at))
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def worst_levels(session: AsyncSession, area_ids: list[str]) -> dict[str, str]:
+    """Return the worst recorded level of each of several areas."""
+    if not area_ids:
+        return {}
+    rows = await session.execute(
+        select(AreaLevel.area_id, AreaLevel.level).where(col(AreaLevel.area_id).in_(area_ids))
+    )
+    worst: dict[str, str] = {}
+    for area_id, level in rows.all():
+        if area_id not in worst or LEVEL_ORDER.index(level) < LEVEL_ORDER.index(worst[area_id]):
+            worst[area_id] = level
+    return worst
+
+
+async def districts(session: AsyncSession, district_ids: list[str]) -> dict[str, District]:
+    """Return several districts by id."""
+    if not district_ids:
+        return {}
+    rows = await session.scalars(select(District).where(col(District.id).in_(district_ids)))
+    return {d.id: d for d in rows}
+
+
+async def public_plans(
+    session: AsyncSession, district_id: str | None, limit: int, offset: int
+) -> tuple[list[tuple[ImprovementPlan, Area]], int]:
+    """Return plans the public may see (not cancelled), soonest target first, with their areas."""
+    query = (
+        select(ImprovementPlan, Area)
+        .join(Area, col(Area.id) == col(ImprovementPlan.area_id))
+        .where(col(ImprovementPlan.status).in_(PUBLIC_PLAN))
+    )
+    if district_id:
+        query = query.where(col(Area.district_id) == district_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(
+        query.order_by(col(ImprovementPlan.target_date), col(ImprovementPlan.id)).limit(limit).offset(offset)
+    )
+    return [(row[0], row[1]) for row in rows], int(total or 0)

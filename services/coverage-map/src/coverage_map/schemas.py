@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class InvestigationPublic(BaseModel):
@@ -21,6 +22,11 @@ class InvestigationPublic(BaseModel):
     first_complaint_at: datetime
     last_complaint_at: datetime
     opened_at: datetime
+    district_id: str | None = None
+    customer_count: int = 0
+    survey_due_at: datetime | None = None
+    assessed_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 class InvestigationPage(BaseModel):
@@ -30,3 +36,300 @@ class InvestigationPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# --- areas, assessments, plans, wording, lookup ----------------------------------------------------
+
+Technology = Literal["2G", "3G", "4G", "5G"]
+ServiceKind = Literal["voice", "data"]
+LevelName = Literal["none", "weak", "normal", "good"]
+Language = Literal["zh-Hant", "zh-Hans", "en"]
+PlanAction = Literal["new_site", "sector_tuning", "indoor_system", "repeater", "capacity"]
+PlanStatus = Literal["planned", "in_progress", "done", "cancelled"]
+
+
+class LevelIn(BaseModel):
+    """One coverage level as engineering records it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    technology: Technology
+    service: ServiceKind
+    level: LevelName
+
+
+class LevelOut(BaseModel):
+    """An area's level for one technology and service, and where it came from."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    technology: str
+    service: str
+    level: str
+    source: str
+    observed_at: datetime
+    recorded_by: str
+
+
+def _distinct_levels(levels: list[LevelIn]) -> list[LevelIn]:
+    keys = [(lv.technology, lv.service) for lv in levels]
+    if len(keys) != len(set(keys)):
+        raise ValueError("each technology and service may appear once")
+    return levels
+
+
+Levels = Annotated[list[LevelIn], Field(min_length=1, max_length=8), AfterValidator(_distinct_levels)]
+
+
+class PlanCreate(BaseModel):
+    """An improvement plan: what will be done, by when, and the levels expected after."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "indoor_system",
+                    "target_date": "2027-03-31",
+                    "description": "Indoor antennas in the station concourse",
+                    "expected_levels": [{"technology": "4G", "service": "voice", "level": "good"}],
+                }
+            ]
+        },
+    )
+
+    action: PlanAction
+    target_date: date
+    description: str | None = Field(default=None, max_length=2000)
+    expected_levels: Levels
+
+
+class PlanUpdate(BaseModel):
+    """A change to a plan: move it on, reschedule it, or describe it better."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: PlanStatus | None = None
+    target_date: date | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class PlanPublic(BaseModel):
+    """An improvement plan as engineering sees it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    area_id: str
+    assessment_id: str | None
+    action: str
+    description: str | None
+    target_date: date
+    status: str
+    expected_levels: list[dict[str, str]]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class AssessmentCreate(BaseModel):
+    """What engineering found in an area, and optionally the plan to fix it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "levels": [
+                        {"technology": "4G", "service": "voice", "level": "weak"},
+                        {"technology": "4G", "service": "data", "level": "weak"},
+                    ],
+                    "findings": "Basement levels of the mall have no indoor coverage",
+                    "plan": {
+                        "action": "indoor_system",
+                        "target_date": "2027-03-31",
+                        "expected_levels": [{"technology": "4G", "service": "voice", "level": "good"}],
+                    },
+                }
+            ]
+        },
+    )
+
+    levels: Levels
+    findings: str | None = Field(default=None, max_length=4000)
+    investigation_id: str | None = Field(
+        default=None, description="defaults to the area's open investigation"
+    )
+    plan: PlanCreate | None = None
+
+
+class AssessmentPublic(BaseModel):
+    """A recorded assessment."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    area_id: str
+    investigation_id: str | None
+    levels: list[dict[str, str]]
+    findings: str | None
+    assessed_by: str
+    assessed_at: datetime
+
+
+class WordingPublic(BaseModel):
+    """An area's reply wording in one language: the draft staff edit and what is published."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    language: str
+    draft_text: str
+    published_text: str | None
+    version: int
+    updated_by: str
+    updated_at: datetime
+    published_by: str | None
+    published_at: datetime | None
+
+
+class WordingEdit(BaseModel):
+    """New draft text for one language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class WordingPublish(BaseModel):
+    """Which languages' drafts to publish (all three when absent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    languages: list[Language] | None = Field(default=None, min_length=1)
+
+
+class AssessmentResult(BaseModel):
+    """An assessment with the plan it set and the wording drafted from it."""
+
+    assessment: AssessmentPublic
+    plan: PlanPublic | None
+    wording: list[WordingPublic]
+
+
+class InvestigationBrief(BaseModel):
+    """The open investigation of an area, in short."""
+
+    id: str
+    status: str
+    complaint_count: int
+    customer_count: int
+    opened_at: datetime
+    survey_due_at: datetime | None
+
+
+class AreaDetail(BaseModel):
+    """Everything engineering knows about one area."""
+
+    area_id: str
+    district_id: str
+    district_name: str | None
+    lat: float
+    lng: float
+    levels: list[LevelOut]
+    investigation: InvestigationBrief | None
+    plans: list[PlanPublic]
+    wording: list[WordingPublic]
+
+
+class LookupAnswer(BaseModel):
+    """The answer for a place: the level, any open investigation, the plan, and the wording to read."""
+
+    area_id: str
+    district_id: str
+    district_name: str | None
+    language: str
+    levels: list[LevelOut]
+    worst_level: str | None
+    investigation: InvestigationBrief | None
+    plan: PlanPublic | None
+    wording: str | None = Field(description="published reply wording in the language asked for")
+    wording_version: int | None
+    answer: Literal["published", "under_investigation", "unknown"] = Field(
+        description="published: read the wording now; under_investigation: engineering is on it; "
+        "unknown: nothing known yet, file a follow-up"
+    )
+
+
+class PublicLevel(BaseModel):
+    """A level as the public sees it."""
+
+    technology: str
+    service: str
+    level: str
+
+
+class PublicPlan(BaseModel):
+    """A published improvement plan: what will be fixed where and when (no customer data)."""
+
+    area_id: str
+    district_id: str
+    district_name: str | None
+    lat: float
+    lng: float
+    action: str
+    status: str
+    target_month: str
+    expected_levels: list[PublicLevel]
+
+
+class PublicLookup(BaseModel):
+    """The coverage checker's answer for a place."""
+
+    area_id: str
+    district_name: str | None
+    levels: list[PublicLevel]
+    plan: PublicPlan | None
+    wording: str | None
+
+
+class PublicPlanPage(BaseModel):
+    """One page of published plans."""
+
+    items: list[PublicPlan]
+    total: int
+    limit: int
+    offset: int
+
+
+class DistrictNames(BaseModel):
+    """A district's names per language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: dict[Language, Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1)
+
+
+class DistrictPublic(BaseModel):
+    """A district and its names."""
+
+    id: str
+    names: dict[str, str]
+
+
+class QueueItem(BaseModel):
+    """An open investigation in the engineering queue, with its priority and survey target."""
+
+    investigation: InvestigationPublic
+    district_name: str | None
+    worst_level: str | None
+    priority: float
+    survey_due_at: datetime
+    overdue: bool
+
+
+class Queue(BaseModel):
+    """The engineering queue: open investigations, most urgent first."""
+
+    items: list[QueueItem]
+    total: int

@@ -9,13 +9,47 @@ from datetime import datetime, timedelta
 import h3
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careloop_common.auth import Principal
 from careloop_common.db import utcnow
-from careloop_common.errors import ProblemError
+from careloop_common.errors import Conflict, NotFound, ProblemError
 from careloop_common.events.complaints import FollowUpRequestedV1
-from careloop_common.events.coverage import InvestigationOpenedV1
+from careloop_common.events.coverage import (
+    AreaAssessedV1,
+    InvestigationOpenedV1,
+    LevelReading,
+    PlanCompletedV1,
+    PlanScheduledV1,
+    WordingPublishedV1,
+)
 from careloop_common.outbox import publish_later
-from coverage_map import repository
-from coverage_map.models import Area, AreaLevel, Investigation, InvestigationComplaint
+from coverage_map import repository, wording
+from coverage_map.models import (
+    Area,
+    AreaLevel,
+    AreaWording,
+    Assessment,
+    District,
+    ImprovementPlan,
+    Investigation,
+    InvestigationComplaint,
+)
+from coverage_map.schemas import (
+    AreaDetail,
+    AssessmentCreate,
+    InvestigationBrief,
+    InvestigationPublic,
+    LevelIn,
+    LevelOut,
+    LookupAnswer,
+    PlanCreate,
+    PlanPublic,
+    PlanUpdate,
+    PublicLevel,
+    PublicLookup,
+    PublicPlan,
+    QueueItem,
+    WordingPublic,
+)
 
 HIGH_VALUE_CLASSES = frozenset({"vip", "gold", "key_account"})
 TECHNOLOGIES = ("2G", "3G", "4G", "5G")
@@ -204,3 +238,443 @@ async def record_follow_up(
         ),
     )
     return investigation
+
+
+# --- assessments, plans, wording ----------------------------------------------------------------
+
+PLAN_MOVES = {
+    "planned": {"in_progress", "done", "cancelled"},
+    "in_progress": {"done", "cancelled"},
+    "done": set(),
+    "cancelled": set(),
+}
+
+
+def _readings(levels: list[LevelIn] | list[dict[str, str]]) -> list[LevelReading]:
+    return [LevelReading.model_validate(lv if isinstance(lv, dict) else lv.model_dump()) for lv in levels]
+
+
+async def district_name(session: AsyncSession, district_id: str, language: str) -> str | None:
+    """Return a district's name in a language (or English), None when it has none."""
+    district = await repository.get_district(session, district_id)
+    if district is None:
+        return None
+    return district.names.get(language) or district.names.get("en")
+
+
+async def assess_area(
+    session: AsyncSession, grid: Grid, area_id: str, body: AssessmentCreate, by: Principal, source: str
+) -> tuple[Assessment, ImprovementPlan | None, list[AreaWording]]:
+    """Record a survey: the levels found, the investigation assessed, an optional plan, new drafts."""
+    area = await ensure_area(session, grid, grid.check_area(area_id))
+    investigation = await _investigation_to_assess(session, area_id, body.investigation_id)
+    now = utcnow()
+    assessment = Assessment(
+        id=str(uuid.uuid4()),
+        area_id=area_id,
+        investigation_id=investigation.id if investigation else None,
+        levels=[lv.model_dump() for lv in body.levels],
+        findings=body.findings,
+        assessed_by=by.subject,
+        assessed_at=now,
+    )
+    await repository.add(session, assessment)
+    for lv in body.levels:
+        await set_level(
+            session,
+            area_id,
+            lv.technology,
+            lv.service,
+            lv.level,
+            source="survey",
+            source_ref=assessment.id,
+            by=by.subject,
+            at=now,
+        )
+    if investigation is not None:
+        investigation.status, investigation.assessed_at = "assessed", now
+    publish_later(
+        session,
+        AreaAssessedV1(
+            assessment_id=assessment.id,
+            area_id=area_id,
+            district_id=area.district_id,
+            investigation_id=assessment.investigation_id,
+            levels=_readings(body.levels),
+            assessed_at=now,
+        ),
+        source=source,
+        subject=area_id,
+    )
+    plan = None
+    if body.plan is not None:
+        plan = await _schedule_plan(session, area, body.plan, assessment.id, by, source)
+    wording = await redraft_wording(session, area, by)
+    return assessment, plan, wording
+
+
+async def _investigation_to_assess(
+    session: AsyncSession, area_id: str, investigation_id: str | None
+) -> Investigation | None:
+    if investigation_id is None:
+        return await repository.current_investigation(session, area_id)
+    investigation = await repository.get(session, investigation_id)
+    if investigation is None or investigation.area_id != area_id:
+        raise NotFound("investigation in this area", investigation_id)
+    if investigation.status == "closed":
+        raise Conflict(f"investigation {investigation_id} is closed")
+    return investigation
+
+
+async def create_plan(
+    session: AsyncSession, grid: Grid, area_id: str, body: PlanCreate, by: Principal, source: str
+) -> ImprovementPlan:
+    """Schedule an improvement plan for an area and redraft its wording."""
+    area = await ensure_area(session, grid, grid.check_area(area_id))
+    plan = await _schedule_plan(session, area, body, None, by, source)
+    await redraft_wording(session, area, by)
+    return plan
+
+
+async def _schedule_plan(
+    session: AsyncSession, area: Area, body: PlanCreate, assessment_id: str | None, by: Principal, source: str
+) -> ImprovementPlan:
+    if body.target_date < utcnow().date():
+        raise ProblemError(422, "validation-error", "target_date is in the past")
+    now = utcnow()
+    plan = ImprovementPlan(
+        id=str(uuid.uuid4()),
+        area_id=area.id,
+        assessment_id=assessment_id,
+        action=body.action,
+        description=body.description,
+        target_date=body.target_date,
+        status="planned",
+        expected_levels=[lv.model_dump() for lv in body.expected_levels],
+        created_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.add(session, plan)
+    _announce_schedule(session, plan, area, source)
+    return plan
+
+
+def _announce_schedule(session: AsyncSession, plan: ImprovementPlan, area: Area, source: str) -> None:
+    publish_later(
+        session,
+        PlanScheduledV1(
+            plan_id=plan.id,
+            area_id=area.id,
+            district_id=area.district_id,
+            action=plan.action,
+            target_date=plan.target_date,
+            expected_levels=_readings(plan.expected_levels),
+        ),
+        source=source,
+        subject=area.id,
+    )
+
+
+async def update_plan(
+    session: AsyncSession, grid: Grid, plan_id: str, body: PlanUpdate, by: Principal, source: str
+) -> ImprovementPlan:
+    """Move a plan on (done applies its levels and closes the investigation), or reschedule it."""
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None:
+        raise NotFound("plan", plan_id)
+    if plan.status in ("done", "cancelled"):
+        raise Conflict(f"plan {plan_id} is {plan.status}; it cannot change any more")
+    if body.status is not None and body.status != plan.status and body.status not in PLAN_MOVES[plan.status]:
+        raise Conflict(
+            f"a {plan.status} plan cannot become {body.status}", allowed=sorted(PLAN_MOVES[plan.status])
+        )
+    area = await ensure_area(session, grid, plan.area_id)
+    now = utcnow()
+    if body.description is not None:
+        plan.description = body.description
+    if body.target_date is not None and body.target_date != plan.target_date:
+        if body.target_date < now.date():
+            raise ProblemError(422, "validation-error", "target_date is in the past")
+        plan.target_date = body.target_date
+        _announce_schedule(session, plan, area, source)
+    if body.status is not None and body.status != plan.status:
+        plan.status = body.status
+        if body.status == "done":
+            await _complete_plan(session, plan, area, by, source, now)
+    plan.updated_at = now
+    await session.flush()
+    await redraft_wording(session, area, by)
+    return plan
+
+
+async def _complete_plan(
+    session: AsyncSession, plan: ImprovementPlan, area: Area, by: Principal, source: str, now: datetime
+) -> None:
+    plan.completed_at = now
+    for lv in plan.expected_levels:
+        await set_level(
+            session,
+            area.id,
+            lv["technology"],
+            lv["service"],
+            lv["level"],
+            source="plan",
+            source_ref=plan.id,
+            by=by.subject,
+            at=now,
+        )
+    investigation = await repository.current_investigation(session, area.id)
+    if investigation is not None:
+        investigation.status, investigation.closed_at = "closed", now
+    publish_later(
+        session,
+        PlanCompletedV1(
+            plan_id=plan.id,
+            area_id=area.id,
+            district_id=area.district_id,
+            levels=_readings(plan.expected_levels),
+            completed_at=now,
+        ),
+        source=source,
+        subject=area.id,
+    )
+
+
+async def redraft_wording(session: AsyncSession, area: Area, by: Principal) -> list[AreaWording]:
+    """Draft an area's wording from the templates in every language (what is published stays)."""
+    await session.flush()
+    worst = await repository.worst_level(session, area.id)
+    plan = await repository.relevant_plan(session, area.id)
+    now = utcnow()
+    out = []
+    for language in wording.LANGUAGES:
+        text = wording.draft(
+            language,
+            district=await district_name(session, area.district_id, language),
+            worst_level=worst,
+            plan_status=plan.status if plan else None,
+            plan_action=plan.action if plan else None,
+            planned=plan.target_date if plan else None,
+            completed=plan.completed_at.date() if plan and plan.completed_at else None,
+        )
+        row = await repository.get_wording(session, area.id, language)
+        if row is None:
+            row = AreaWording(
+                area_id=area.id, language=language, draft_text=text, updated_by=by.subject, updated_at=now
+            )
+            session.add(row)
+        else:
+            row.draft_text, row.updated_by, row.updated_at = text, by.subject, now
+        out.append(row)
+    await session.flush()
+    return out
+
+
+async def edit_wording(
+    session: AsyncSession, grid: Grid, area_id: str, language: str, text: str, by: Principal
+) -> AreaWording:
+    """Replace an area's draft in one language with staff's own words."""
+    await ensure_area(session, grid, grid.check_area(area_id))
+    row = await repository.get_wording(session, area_id, language)
+    now = utcnow()
+    if row is None:
+        row = AreaWording(
+            area_id=area_id, language=language, draft_text=text, updated_by=by.subject, updated_at=now
+        )
+        session.add(row)
+    else:
+        row.draft_text, row.updated_by, row.updated_at = text, by.subject, now
+    await session.flush()
+    return row
+
+
+async def publish_wording(
+    session: AsyncSession, grid: Grid, area_id: str, languages: list[str] | None, by: Principal, source: str
+) -> list[AreaWording]:
+    """Publish drafts: they become what the front line and the portal say about the area."""
+    area = await ensure_area(session, grid, grid.check_area(area_id))
+    rows = {row.language: row for row in await repository.wording_of(session, area_id)}
+    wanted = languages or list(wording.LANGUAGES)
+    missing = [lang for lang in wanted if lang not in rows]
+    if missing:
+        raise Conflict(f"no draft to publish in {', '.join(missing)}: assess the area or write one first")
+    version = max((row.version for row in rows.values()), default=0) + 1
+    now = utcnow()
+    for lang in wanted:
+        row = rows[lang]
+        row.published_text, row.version, row.published_by, row.published_at = (
+            row.draft_text,
+            version,
+            by.subject,
+            now,
+        )
+    publish_later(
+        session,
+        WordingPublishedV1(
+            area_id=area_id,
+            district_id=area.district_id,
+            version_number=version,
+            texts={lang: rows[lang].draft_text for lang in wanted},
+            published_at=now,
+        ),
+        source=source,
+        subject=area_id,
+    )
+    await session.flush()
+    return [rows[lang] for lang in sorted(rows)]
+
+
+async def name_district(
+    session: AsyncSession, grid: Grid, district_id: str, names: dict[str, str]
+) -> District:
+    """Give a district its names (merged with those it has)."""
+    if not h3.is_valid_cell(district_id) or h3.get_resolution(district_id) != grid.district_resolution:
+        raise ProblemError(422, "validation-error", f"{district_id!r} is not a district id")
+    district = await repository.get_district(session, district_id)
+    if district is None:
+        district = District(id=district_id, names=dict(names), updated_at=utcnow())
+        session.add(district)
+    else:
+        district.names = {**district.names, **names}
+        district.updated_at = utcnow()
+    await session.flush()
+    return district
+
+
+# --- lookups, the public view, the queue --------------------------------------------------------
+
+
+def _brief(investigation: Investigation | None) -> InvestigationBrief | None:
+    if investigation is None:
+        return None
+    return InvestigationBrief(
+        id=investigation.id,
+        status=investigation.status,
+        complaint_count=investigation.complaint_count,
+        customer_count=investigation.customer_count,
+        opened_at=investigation.opened_at,
+        survey_due_at=investigation.survey_due_at,
+    )
+
+
+async def area_detail(session: AsyncSession, grid: Grid, area_id: str, language: str) -> AreaDetail:
+    """Return everything engineering knows about an area (404 if nothing is known at all)."""
+    area = await repository.get_area(session, grid.check_area(area_id))
+    if area is None:
+        raise NotFound("area", area_id)
+    return AreaDetail(
+        area_id=area.id,
+        district_id=area.district_id,
+        district_name=await district_name(session, area.district_id, language),
+        lat=area.lat,
+        lng=area.lng,
+        levels=[LevelOut.model_validate(lv) for lv in await repository.levels_of(session, area.id)],
+        investigation=_brief(await repository.current_investigation(session, area.id)),
+        plans=[PlanPublic.model_validate(p) for p in await repository.plans_of(session, area.id)],
+        wording=[WordingPublic.model_validate(w) for w in await repository.wording_of(session, area.id)],
+    )
+
+
+async def lookup(session: AsyncSession, grid: Grid, area_id: str, language: str) -> LookupAnswer:
+    """Answer for a place at once: its level, open investigation, plan and published wording."""
+    grid.check_area(area_id)
+    levels = await repository.levels_of(session, area_id)
+    investigation = await repository.current_investigation(session, area_id)
+    plan = await repository.relevant_plan(session, area_id)
+    text = await repository.get_wording(session, area_id, language)
+    published = text.published_text if text else None
+    answer = "published" if published else ("under_investigation" if investigation else "unknown")
+    district_id = grid.district_of(area_id)
+    worst = next((name for name in repository.LEVEL_ORDER if name in {lv.level for lv in levels}), None)
+    return LookupAnswer(
+        area_id=area_id,
+        district_id=district_id,
+        district_name=await district_name(session, district_id, language),
+        language=language,
+        levels=[LevelOut.model_validate(lv) for lv in levels],
+        worst_level=worst,
+        investigation=_brief(investigation),
+        plan=PlanPublic.model_validate(plan) if plan else None,
+        wording=published,
+        wording_version=text.version if text and published else None,
+        answer=answer,
+    )
+
+
+def public_plan(plan: ImprovementPlan, area: Area, district: str | None, language: str) -> PublicPlan:
+    """Show a plan as the public may see it: where, what, which month; nothing about customers."""
+    return PublicPlan(
+        area_id=area.id,
+        district_id=area.district_id,
+        district_name=district,
+        lat=area.lat,
+        lng=area.lng,
+        action=plan.action,
+        status=plan.status,
+        target_month=wording.month_text(plan.target_date, language),
+        expected_levels=[PublicLevel(**lv) for lv in plan.expected_levels],
+    )
+
+
+async def public_lookup(session: AsyncSession, grid: Grid, area_id: str, language: str) -> PublicLookup:
+    """The coverage checker's answer: levels, the published plan and wording; no customer data."""
+    answer = await lookup(session, grid, area_id, language)
+    area = await repository.get_area(session, area_id)
+    plan = await repository.relevant_plan(session, area_id)
+    shown = plan if plan is not None and plan.status != "cancelled" else None
+    return PublicLookup(
+        area_id=area_id,
+        district_name=answer.district_name,
+        levels=[
+            PublicLevel(technology=lv.technology, service=lv.service, level=lv.level) for lv in answer.levels
+        ],
+        plan=public_plan(shown, area, answer.district_name, language) if shown and area else None,
+        wording=answer.wording,
+    )
+
+
+async def public_plans(
+    session: AsyncSession, district_id: str | None, language: str, limit: int, offset: int
+) -> tuple[list[PublicPlan], int]:
+    """Return published plans, soonest first."""
+    rows, total = await repository.public_plans(session, district_id, limit, offset)
+    names = await repository.districts(session, sorted({area.district_id for _, area in rows}))
+    items = [
+        public_plan(plan, area, _name(names.get(area.district_id), language), language) for plan, area in rows
+    ]
+    return items, total
+
+
+def _name(district: District | None, language: str) -> str | None:
+    if district is None:
+        return None
+    return district.names.get(language) or district.names.get("en")
+
+
+QUEUE_LIMIT = 5000
+
+
+async def queue(
+    session: AsyncSession, now: datetime, language: str, limit: int
+) -> tuple[list[QueueItem], int]:
+    """Rank open investigations by priority score; say when each survey is due and which are late."""
+    open_ones = await repository.open_investigations(session, QUEUE_LIMIT)
+    worst = await repository.worst_levels(session, [i.area_id for i in open_ones])
+    names = await repository.districts(session, sorted({i.district_id for i in open_ones if i.district_id}))
+    items = []
+    for investigation in open_ones:
+        score = priority_score(investigation, worst.get(investigation.area_id), now)
+        due = investigation.survey_due_at or survey_target(score, investigation.opened_at)
+        items.append(
+            QueueItem(
+                investigation=InvestigationPublic.model_validate(investigation),
+                district_name=_name(names.get(investigation.district_id or ""), language),
+                worst_level=worst.get(investigation.area_id),
+                priority=score,
+                survey_due_at=due,
+                overdue=due < now,
+            )
+        )
+    items.sort(key=lambda item: (-item.priority, item.survey_due_at, item.investigation.id))
+    return items[:limit], len(items)

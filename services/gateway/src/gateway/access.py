@@ -54,6 +54,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     _group("/complaints/v1/portal", "complaints", {PORTAL_SCOPE}, {PORTAL_SCOPE}, anonymous=True),
     _group("/complaints/v1", "complaints", *_COMPLAINTS),
     _group("/tmf-api/troubleTicket/v5", "complaints", *_COMPLAINTS),
+    _group("/coverage/v1/public", "coverage-map", set(), set(), anonymous=True),
     _group("/coverage/v1", "coverage-map", {"coverage:read"}, {"coverage:write"}),
     _group("/campaigns/v1", "campaigns", {"campaigns:read"}, {"campaigns:write", "campaigns:approve"}),
     _group("/contact/v1", "contact-gateway", *_CONTACT),
