@@ -92,8 +92,9 @@ def route_scopes(route: APIRoute) -> list[str] | None:
         dependant = pending.pop()
         if dependant.call is current_principal:
             needs_principal = True
+        if hasattr(dependant.call, "careloop_scopes"):
+            needs_principal = True  # even require_scopes() with no scope wants a caller
         for scope in getattr(dependant.call, "careloop_scopes", ()):
-            needs_principal = True
             if scope not in found:
                 found.append(scope)
         pending.extend(dependant.dependencies)

@@ -118,9 +118,10 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schemas[renames.get(name, name)] = schema
         for path, item in document.get("paths", {}).items():
-            if group_for(path) is None:
+            group = group_for(path)
+            if group is None:
                 continue  # health, metrics and other internal routes stay internal
-            merged["paths"][path] = _public_operations(item)
+            merged["paths"][path] = _public_operations(item, anonymous=group.anonymous)
         for tag in document.get("tags", []):
             if tag["name"] not in {t["name"] for t in merged["tags"]}:
                 merged["tags"].append(tag)
@@ -154,20 +155,22 @@ def annotate(document: dict[str, Any], principal: Principal | None) -> dict[str,
     return document
 
 
-def _public_operations(item: dict[str, Any]) -> dict[str, Any]:
+def _public_operations(item: dict[str, Any], anonymous: bool) -> dict[str, Any]:
     """Swap the internal principal header for the gateway's public bearer schemes."""
     for method in _METHODS:
         operation = item.get(method)
         if operation is None:
             continue
+        if anonymous:
+            operation["x-careloop-public"] = True  # the gateway lets callers without credentials in
         scopes = operation.get("x-careloop-scopes")
         if scopes is None:
             operation.pop("security", None)
             continue
         schemes = ["trackingToken"] if scopes == ["complaints:portal"] else ["apiKey", "staffToken"]
         operation["security"] = [{scheme: scopes} for scheme in schemes]
-        if any(s == "complaints:portal" for s in scopes):
-            operation["security"].append({})  # the portal needs no credentials to file
+        if anonymous:
+            operation["security"].append({})
     return item
 
 

@@ -40,6 +40,7 @@ function showCaller(doc) {
 function badge(operation, known) {
   const scopes = operation["x-careloop-scopes"];
   if (!scopes) return el("span", { class: "badge open" }, "no credential needed");
+  if (!known && operation["x-careloop-public"]) return el("span", { class: "badge open" }, "no login needed");
   if (!known) return el("span", { class: "badge open" }, scopes.join(" + ") || "any credential");
   return operation["x-careloop-allowed"]
     ? el("span", { class: "badge allowed" }, "you may call this")
