@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from careloop_common.app import SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound
+from careloop_common.inputs import Limit, Offset, PathId
 from coverage_map import repository
 from coverage_map.schemas import InvestigationPage, InvestigationPublic
 
@@ -22,8 +23,8 @@ async def list_investigations(
     session: SessionDep,
     _: Reader,
     status: Literal["open", "assessed", "closed"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> InvestigationPage:
     """List investigations, most complained-about first."""
     items, total = await repository.page(session, status, limit, offset)
@@ -35,7 +36,7 @@ async def list_investigations(
 @router.get(
     "/investigations/{investigation_id}", response_model=InvestigationPublic, summary="Get an investigation"
 )
-async def get_investigation(investigation_id: str, session: SessionDep, _: Reader) -> InvestigationPublic:
+async def get_investigation(investigation_id: PathId, session: SessionDep, _: Reader) -> InvestigationPublic:
     """Return one investigation."""
     investigation = await repository.get(session, investigation_id)
     if investigation is None:
