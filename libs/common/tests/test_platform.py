@@ -53,6 +53,8 @@ async def test_unknown_route_and_wrong_method_are_problems(client: httpx.AsyncCl
     wrong = await client.delete("/complaints/v1/complaints")
     assert wrong.status_code == 405
     assert wrong.json()["type"] == "urn:careloop:problem:method-not-allowed"
+    # Allow names every method of the resource, not just those of the first route on the path.
+    assert wrong.headers["allow"] == "GET, POST"
 
 
 async def test_malformed_json_is_a_problem_not_a_500(client: httpx.AsyncClient) -> None:
@@ -78,6 +80,12 @@ async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -
     spec = (await client.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     assert "/complaints/v1/complaints" in spec["paths"]
+    # Problems are documented as what they are sent as, with their schema.
+    for status in ("400", "401", "403", "404", "409", "422"):
+        problem = spec["paths"]["/complaints/v1/complaints"]["post"]["responses"][status]["content"]
+        assert problem == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    not_ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    assert set(not_ready) == {"application/problem+json"}
 
 
 async def test_not_ready_while_nats_is_down(database_url: str, tmp_path: Path) -> None:

@@ -73,6 +73,10 @@ async def test_without_follow_up_only_the_filing_is_announced(client: httpx.Asyn
         ({"lat": 123.0}, "body.lat"),
         ({"description": "x" * 4001}, "body.description"),
         ({"colour": "blue"}, "body.colour"),
+        # Found by tests/test_api_properties.py: NUL reached PostgreSQL (a 500); coerced types passed.
+        ({"description": "calls drop\x00"}, "body.description"),
+        ({"follow_up": 0}, "body.follow_up"),
+        ({"lat": "22.2819"}, "body.lat"),
     ],
 )
 async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
@@ -87,6 +91,14 @@ async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
     assert await outbox_subjects(client) == []
     listing = await client.get("/complaints/v1/complaints", headers=WRITER)
     assert listing.json()["total"] == 0
+
+
+async def test_ids_and_offsets_no_database_takes_are_refused_not_500s(client: httpx.AsyncClient) -> None:
+    with_nul = await client.get("/complaints/v1/complaints/a%00b", headers=WRITER)
+    assert with_nul.status_code == 422, with_nul.text
+    past_int64 = await client.get("/complaints/v1/complaints", params={"offset": 2**63}, headers=WRITER)
+    assert past_int64.status_code == 422, past_int64.text
+    assert past_int64.json()["errors"][0]["field"] == "query.offset"
 
 
 async def test_follow_up_without_location_is_refused(client: httpx.AsyncClient) -> None:

@@ -38,10 +38,7 @@ def agent() -> dict[str, str]:
 
 
 NEXT_YEAR = date.today().replace(year=date.today().year + 1, month=3, day=31)
-WEAK_4G = [
-    {"technology": "4G", "service": "voice", "level": "weak"},
-    {"technology": "4G", "service": "data", "level": "weak"},
-]
+WEAK_4G = {"4G": {"voice": "weak", "data": "weak"}}
 
 
 @dataclass
@@ -84,7 +81,7 @@ async def events(sessions: SessionFactory, subject: str) -> list[dict[str, Any]]
 async def test_assessment_drafts_wording_and_publishing_answers_the_next_lookup(coverage: Service) -> None:
     client, sessions = coverage.client, coverage.sessions
     investigation = await follow_up(sessions, "a", *CENTRAL, symptoms=["call_drop"])
-    before = (await client.get("/coverage/v1/lookup", params={"area_id": AREA}, headers=agent())).json()
+    before = (await client.get(f"/coverage/v1/areas/{AREA}/lookup", headers=agent())).json()
     assert before["answer"] == "under_investigation"
     assert before["wording"] is None
 
@@ -123,7 +120,7 @@ async def test_assessment_drafts_wording_and_publishing_answers_the_next_lookup(
     }
 
     edited = await client.put(
-        f"/coverage/v1/areas/{AREA}/wording/en",
+        f"/coverage/v1/areas/{AREA}/wording/drafts/en",
         headers=engineer(),
         json={"text": "Coverage in the Central basement is weak; engineers are on it."},
     )
@@ -154,7 +151,7 @@ async def test_plan_done_updates_the_level_closes_the_investigation_and_redrafts
     plan_body = {
         "action": "indoor_system",
         "target_date": NEXT_YEAR.isoformat(),
-        "expected_levels": [{"technology": "4G", "service": "voice", "level": "good"}],
+        "expected_levels": {"4G": {"voice": "good"}},
     }
     assessed = await client.post(
         f"/coverage/v1/areas/{AREA}/assessments",
@@ -204,7 +201,7 @@ async def test_plan_rules_are_enforced(coverage: Service) -> None:
         json={
             "action": "repeater",
             "target_date": "2020-01-01",
-            "expected_levels": [{"technology": "4G", "service": "data", "level": "normal"}],
+            "expected_levels": {"4G": {"data": "normal"}},
         },
     )
     assert past.status_code == 422
@@ -229,16 +226,21 @@ async def test_plan_rules_are_enforced(coverage: Service) -> None:
     assert cancelled.json()["status"] == "cancelled"
     assert (await client.patch("/coverage/v1/plans/nope", headers=engineer(), json={})).status_code == 404
     duplicated = await client.post(
-        f"/coverage/v1/areas/{AREA}/assessments", headers=engineer(), json={"levels": [*WEAK_4G, WEAK_4G[0]]}
+        f"/coverage/v1/areas/{AREA}/assessments", headers=engineer(), json={"levels": {"4G": {}}}
     )
     assert duplicated.status_code == 422
-    not_an_area = await client.post(
+    malformed = await client.post(
         "/coverage/v1/areas/not-a-cell/assessments", headers=engineer(), json={"levels": WEAK_4G}
     )
-    assert not_an_area.status_code == 422
-    assert not_an_area.json()["type"] == "urn:careloop:problem:validation-error"
-    no_draft = await client.post(f"/coverage/v1/areas/{AREA}/wording/publish", headers=engineer(), json={})
-    assert no_draft.status_code in (200, 409)  # the plan above drafted wording, so publishing works
+    assert malformed.status_code == 422
+    finer_cell = h3.latlng_to_cell(*CENTRAL, 9)  # well formed, but no area at this resolution
+    not_an_area = await client.post(
+        f"/coverage/v1/areas/{finer_cell}/assessments", headers=engineer(), json={"levels": WEAK_4G}
+    )
+    assert not_an_area.status_code == 404
+    assert not_an_area.json()["type"] == "urn:careloop:problem:not-found"
+    published = await client.post(f"/coverage/v1/areas/{AREA}/wording/publish", headers=engineer(), json={})
+    assert published.status_code == 200  # the plan above drafted wording, so publishing works
     empty_area = h3.latlng_to_cell(22.4, 114.0, 8)
     assert (
         await client.post(f"/coverage/v1/areas/{empty_area}/wording/publish", headers=engineer(), json={})
@@ -270,8 +272,8 @@ async def test_lookups_at_cell_edges_and_bad_coordinates(coverage: Service) -> N
         assert bad.headers["content-type"] == "application/problem+json"
     wrong_resolution = h3.latlng_to_cell(*CENTRAL, 9)
     assert (
-        await client.get("/coverage/v1/lookup", params={"area_id": wrong_resolution}, headers=agent())
-    ).status_code == 422
+        await client.get(f"/coverage/v1/areas/{wrong_resolution}/lookup", headers=agent())
+    ).status_code == 404
 
     # Answers are cacheable: an unchanged answer is a 304 for a client that has it.
     etag = here.headers["etag"]
@@ -327,7 +329,7 @@ async def test_public_view_shows_plans_and_levels_without_customer_data(coverage
     plan = {
         "action": "new_site",
         "target_date": NEXT_YEAR.isoformat(),
-        "expected_levels": [{"technology": "5G", "service": "data", "level": "good"}],
+        "expected_levels": {"5G": {"data": "good"}},
     }
     await client.post(
         f"/coverage/v1/areas/{AREA}/assessments", headers=engineer(), json={"levels": WEAK_4G, "plan": plan}

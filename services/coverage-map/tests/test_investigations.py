@@ -100,3 +100,14 @@ async def test_reading_needs_the_coverage_scope(app_sessions: tuple[object, Sess
     assert denied.status_code == 403
     missing = await client.get("/coverage/v1/investigations/nope", headers=auth_headers("coverage:read"))  # type: ignore[attr-defined]
     assert missing.status_code == 404
+
+
+async def test_ids_and_offsets_no_database_takes_are_refused_not_500s(
+    app_sessions: tuple[object, SessionFactory],
+) -> None:
+    client, _ = app_sessions
+    reader = auth_headers("coverage:read")
+    with_nul = await client.get("/coverage/v1/investigations/a%00b", headers=reader)  # type: ignore[attr-defined]
+    assert with_nul.status_code == 422
+    past_int64 = await client.get("/coverage/v1/investigations", params={"offset": 2**63}, headers=reader)  # type: ignore[attr-defined]
+    assert past_int64.status_code == 422

@@ -232,7 +232,7 @@ async def test_api_key_requests_are_validated(platform: Stack) -> None:
         headers=ADMIN,
         json={"name": "x", "scopes": ["complaints:read"], "expires_at": "2001-01-01T00:00:00Z"},
     )
-    assert_problem(past, 422, "validation-error")
+    assert_problem(past, 422, "rule-violated")
     assert (await client.get("/gateway/v1/api-keys", headers=ADMIN)).json()["total"] == 0  # nothing half-made
     assert_problem(await client.get("/gateway/v1/api-keys/nope", headers=ADMIN), 404, "not-found")
     wrong = await client.get("/gateway/v1/me", headers=bearer("clk_0123456789ab_not-the-secret"))
@@ -424,11 +424,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/coverage/v1/investigations/{investigation_id}"): COVERAGE_READERS,
     ("GET", "/coverage/v1/queue"): COVERAGE_READERS,
     ("GET", "/coverage/v1/lookup"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/areas/{area_id}/lookup"): COVERAGE_READERS,
     ("GET", "/coverage/v1/areas/{area_id}"): COVERAGE_READERS,
     ("POST", "/coverage/v1/areas/{area_id}/assessments"): COVERAGE_WRITERS,
     ("POST", "/coverage/v1/areas/{area_id}/plans"): COVERAGE_WRITERS,
     ("PATCH", "/coverage/v1/plans/{plan_id}"): COVERAGE_WRITERS,
-    ("PUT", "/coverage/v1/areas/{area_id}/wording/{language}"): COVERAGE_WRITERS,
+    ("PUT", "/coverage/v1/areas/{area_id}/wording/drafts/{language}"): COVERAGE_WRITERS,
     ("POST", "/coverage/v1/areas/{area_id}/wording/publish"): COVERAGE_WRITERS,
     ("PUT", "/coverage/v1/districts/{district_id}"): COVERAGE_WRITERS,
     ("GET", "/coverage/v1/public/lookup"): EVERYONE,

@@ -8,10 +8,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,7 +23,7 @@ from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers
 from careloop_common.auth import document_scopes
 from careloop_common.bus import Bus
 from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
-from careloop_common.errors import install_problem_handlers, problem_response
+from careloop_common.errors import PROBLEM_JSON, Problem, install_problem_handlers, problem_response
 from careloop_common.inbox import ConsumerRunner, ConsumerSpec
 from careloop_common.migrations import upgrade_async
 from careloop_common.outbox import OutboxRelay
@@ -200,6 +201,13 @@ async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class Readiness(BaseModel):
+    """A ready service: every check passed."""
+
+    status: Literal["ready"]
+    checks: dict[str, bool]
+
+
 def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]] | None = None) -> APIRouter:
     """Return the liveness, readiness and metrics routes every service serves."""
     router = APIRouter(tags=["operations"])
@@ -212,7 +220,14 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]] | None = N
     @router.get(
         "/readyz",
         summary="Readiness: database and NATS reachable",
-        responses={503: {"description": "not ready"}},
+        response_model=Readiness,
+        responses={
+            503: {
+                "model": Problem,
+                "content": {PROBLEM_JSON: {}},
+                "description": "Not ready: a problem naming the failing checks",
+            }
+        },
     )
     async def readyz(state: PlatformDep) -> JSONResponse:
         """Answer 200 when the database answers and NATS is connected, else a 503 problem."""

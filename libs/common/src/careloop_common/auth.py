@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute
 from careloop_common.errors import ProblemError
 
 PRINCIPAL_HEADER = "X-Careloop-Principal"
-PRINCIPAL_SCHEME = "principal"
 # The one scope a portal customer holds: their own complaint, through its tracking token.
 PORTAL_SCOPE = "complaints:portal"
 ALGORITHM = "HS256"
@@ -102,14 +101,11 @@ def route_scopes(route: APIRoute) -> list[str] | None:
 
 
 def document_scopes(routes: Iterable[BaseRoute], openapi: dict[str, Any]) -> dict[str, Any]:
-    """Add each operation's required scopes (``x-careloop-scopes`` and ``security``) to a document."""
-    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes[PRINCIPAL_SCHEME] = {
-        "type": "apiKey",
-        "in": "header",
-        "name": PRINCIPAL_HEADER,
-        "description": "Signed principal forwarded by the gateway; callers use the gateway's bearer schemes.",
-    }
+    """Add each operation's required scopes (``x-careloop-scopes``) to a service's OpenAPI document.
+
+    No security scheme is declared here: callers never send the principal header themselves, and
+    the gateway's merged document declares the public bearer schemes with these scopes.
+    """
     for route in routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
@@ -120,7 +116,6 @@ def document_scopes(routes: Iterable[BaseRoute], openapi: dict[str, Any]) -> dic
             operation = openapi.get("paths", {}).get(route.path_format, {}).get(method.lower())
             if operation is not None:
                 operation["x-careloop-scopes"] = scopes
-                operation["security"] = [{PRINCIPAL_SCHEME: scopes}]
     return openapi
 
 

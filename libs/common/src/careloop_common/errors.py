@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,12 @@ STATUS_SLUGS = {
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(status).phrase}
-    for status in (401, 403, 404, 409, 422)
+    for status in (400, 401, 403, 404, 409, 422)
 }
+"""Responses every route may give, for ``responses=``; the OpenAPI shows them as problem documents.
+
+400 is a body that cannot be read at all (not UTF-8); 422 one that is not JSON or not valid input.
+"""
 
 
 def problem_response(
@@ -148,8 +153,57 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def document_problems_as_problem_json(app: FastAPI) -> None:
+    """Describe problem responses in the app's OpenAPI under ``application/problem+json``, as they are sent.
+
+    FastAPI files a response's ``model`` under ``application/json`` whatever media types the response
+    names, so a client (or a contract test) reading the OpenAPI would expect JSON and find no schema
+    for what actually arrives. A response that names ``application/problem+json`` gets its model there.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    if not isinstance(operation, dict):
+                        continue
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method some route of the app serves on the request's path (for ``Allow``)."""
+    scope = request.scope
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        probe = {
+            "type": scope["type"],
+            "method": method,
+            "path": scope["path"],
+            "root_path": scope.get("root_path", ""),
+            "headers": scope.get("headers", []),
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error on this app with a problem document."""
+    """Answer every error on this app with a problem document, and document them as such."""
+    document_problems_as_problem_json(app)
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -174,9 +228,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(
-            exc.status_code, None, detail, instance=request.url.path, headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            # The router names only the methods of the first route on the path; the resource has more.
+            headers["Allow"] = ", ".join(allowed)
+        return problem_response(exc.status_code, None, detail, instance=request.url.path, headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from careloop_common import idempotency
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import PORTAL_SCOPE, Principal, require_scopes
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
+from careloop_common.inputs import Limit, Offset, PathId
 from complaints import repository, service
 from complaints.schemas import (
     ComplaintCreate,
@@ -55,7 +56,7 @@ async def file_complaint(
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, summary="Get a complaint")
-async def get_complaint(complaint_id: str, session: SessionDep, principal: Reader) -> ComplaintPublic:
+async def get_complaint(complaint_id: PathId, session: SessionDep, principal: Reader) -> ComplaintPublic:
     """Return one complaint (partners see only their own)."""
     complaint = await repository.get(session, complaint_id, principal.partner_id)
     if complaint is None:
@@ -67,8 +68,8 @@ async def get_complaint(complaint_id: str, session: SessionDep, principal: Reade
 async def list_complaints(
     session: SessionDep,
     principal: Reader,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ComplaintPage:
     """List complaints newest first (partners see only their own)."""
     items, total = await repository.page(session, principal.partner_id, limit, offset)

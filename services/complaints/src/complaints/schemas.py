@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict, JsonValue
+
+from careloop_common.inputs import Text
 
 
 class Category(StrEnum):
@@ -65,7 +68,30 @@ def to_e164(value: str) -> str:
 
 
 MSISDN = Annotated[
-    str, Field(min_length=4, max_length=32, examples=["+85291234567"]), AfterValidator(to_e164)
+    str,
+    Field(
+        min_length=4,
+        max_length=32,
+        examples=["+85291234567"],
+        description="a phone number in international form; answered in E.164",
+        json_schema_extra={"format": "phone"},
+    ),
+    AfterValidator(to_e164),
+]
+
+
+def _given(*names: str) -> JsonDict:
+    """JSON Schema: each of ``names`` is present and a number (not null)."""
+    return {"required": list(names), "properties": {n: {"type": "number"} for n in names}}
+
+
+# What _where_for_follow_up enforces, said in the schema so clients (and generated tests) know it.
+_LOCATION_RULES: list[JsonValue] = [
+    {"if": _given("lat"), "then": _given("lng"), "else": {"not": _given("lng")}},
+    {
+        "if": {"required": ["follow_up"], "properties": {"follow_up": {"const": True}}},
+        "then": _given("lat", "lng"),
+    },
 ]
 
 
@@ -87,20 +113,22 @@ class ComplaintCreate(BaseModel):
                     "description": "Calls drop inside the flat since last week",
                     "follow_up": True,
                 }
-            ]
+            ],
+            "allOf": _LOCATION_RULES,
         },
     )
 
     category: Category
     channel: Channel
     msisdn: MSISDN
-    description: str | None = Field(default=None, max_length=4000)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
-    address: str | None = Field(default=None, max_length=500)
+    description: Text | None = Field(default=None, max_length=4000)
+    # Strict: the schema says number and boolean, so "22.3" or 0 are refused, not coerced.
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
+    address: Text | None = Field(default=None, max_length=500)
     network: Network | None = None
     symptoms: list[Symptom] = Field(default_factory=list, max_length=8)
-    follow_up: bool = Field(default=False, description="ask engineering to investigate the area")
+    follow_up: bool = Field(default=False, strict=True, description="ask engineering to investigate the area")
 
     @model_validator(mode="after")
     def _where_for_follow_up(self) -> ComplaintCreate:
@@ -157,17 +185,12 @@ class PortalComplaintCreate(ComplaintCreate):
                     "description": "No signal in the lift lobby",
                     "follow_up": True,
                 }
-            ]
+            ],
+            "allOf": _LOCATION_RULES,
         },
     )
 
-    channel: Channel = Field(default=Channel.web, description="always web on the portal")
-
-    @model_validator(mode="after")
-    def _portal_is_web(self) -> PortalComplaintCreate:
-        if self.channel != Channel.web:
-            raise ValueError("complaints filed on the portal come through the web channel")
-        return self
+    channel: Literal[Channel.web] = Field(default=Channel.web, description="always web on the portal")
 
 
 class PortalReceipt(BaseModel):

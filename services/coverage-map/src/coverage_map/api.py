@@ -7,14 +7,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
-from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
+from careloop_common.errors import PROBLEM_RESPONSES, NotFound
+from careloop_common.inputs import Limit, Offset, PathId
 from coverage_map import repository, service
 from coverage_map.schemas import (
     AreaDetail,
@@ -49,8 +50,8 @@ async def list_investigations(
     session: SessionDep,
     _: Reader,
     status: Literal["open", "assessed", "closed"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> InvestigationPage:
     """List investigations, most complained-about first."""
     items, total = await repository.page(session, status, limit, offset)
@@ -62,7 +63,7 @@ async def list_investigations(
 @router.get(
     "/investigations/{investigation_id}", response_model=InvestigationPublic, summary="Get an investigation"
 )
-async def get_investigation(investigation_id: str, session: SessionDep, _: Reader) -> InvestigationPublic:
+async def get_investigation(investigation_id: PathId, session: SessionDep, _: Reader) -> InvestigationPublic:
     """Return one investigation."""
     investigation = await repository.get(session, investigation_id)
     if investigation is None:
@@ -86,6 +87,12 @@ def grid(request: Request) -> service.Grid:
 
 
 GridDep = Annotated[service.Grid, Depends(grid)]
+# An H3 cell index as hex (a well-formed id that is not an area at this resolution is not found).
+CELL_ID = r"^8[0-9a-f]{14}$"
+AreaId = Annotated[str, Path(pattern=CELL_ID, description="an area: an H3 cell at the area resolution")]
+DistrictId = Annotated[
+    str, Path(pattern=CELL_ID, description="a district: an H3 cell at the district resolution")
+]
 
 
 class LookupCache:
@@ -143,14 +150,6 @@ async def _cached_answer(
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _area_for(grid: service.Grid, area_id: str | None, lat: float | None, lng: float | None) -> str:
-    if area_id is not None:
-        return grid.check_area(area_id)
-    if lat is None or lng is None:
-        raise ProblemError(422, "validation-error", "give either area_id, or lat and lng")
-    return grid.area_of(lat, lng)
-
-
 @router.get(
     "/lookup",
     response_model=LookupAnswer,
@@ -164,13 +163,35 @@ async def lookup(
     geo: GridDep,
     cache: Cache,
     _: Reader,
+    lat: Lat,
+    lng: Lng,
     lang: Lang = "en",
-    area_id: Annotated[str | None, Query(max_length=16)] = None,
-    lat: Lat | None = None,
-    lng: Lng | None = None,
 ) -> Response:
-    """Answer for a point or an area at once: level, open investigation, plan, published wording."""
-    area = _area_for(geo, area_id, lat, lng)
+    """Answer for a point at once: level, open investigation, plan, published wording."""
+    area = geo.area_of(lat, lng)
+    return await _cached_answer(
+        request, cache, ("staff", area, lang), lambda: service.lookup(session, geo, area, lang)
+    )
+
+
+@router.get(
+    "/areas/{area_id}/lookup",
+    response_model=LookupAnswer,
+    tags=["lookup"],
+    summary="Look up an area (front line)",
+    responses={304: {"description": "not modified (If-None-Match)"}},
+)
+async def lookup_area(
+    area_id: AreaId,
+    request: Request,
+    session: SessionDep,
+    geo: GridDep,
+    cache: Cache,
+    _: Reader,
+    lang: Lang = "en",
+) -> Response:
+    """Answer for an area at once: level, open investigation, plan, published wording."""
+    area = geo.check_area(area_id)
     return await _cached_answer(
         request, cache, ("staff", area, lang), lambda: service.lookup(session, geo, area, lang)
     )
@@ -178,7 +199,7 @@ async def lookup(
 
 @router.get("/areas/{area_id}", response_model=AreaDetail, tags=["areas"], summary="Get an area")
 async def get_area(
-    area_id: str, session: SessionDep, geo: GridDep, _: Reader, lang: Lang = "en"
+    area_id: AreaId, session: SessionDep, geo: GridDep, _: Reader, lang: Lang = "en"
 ) -> AreaDetail:
     """Return an area's levels, investigation, plans and wording."""
     return await service.area_detail(session, geo, area_id, lang)
@@ -192,7 +213,7 @@ async def get_area(
     summary="Record an assessment",
 )
 async def assess_area(
-    area_id: str,
+    area_id: AreaId,
     body: AssessmentCreate,
     session: SessionDep,
     state: PlatformDep,
@@ -218,7 +239,7 @@ async def assess_area(
     summary="Schedule a plan",
 )
 async def create_plan(
-    area_id: str,
+    area_id: AreaId,
     body: PlanCreate,
     session: SessionDep,
     state: PlatformDep,
@@ -249,13 +270,13 @@ async def update_plan(
 
 
 @router.put(
-    "/areas/{area_id}/wording/{language}",
+    "/areas/{area_id}/wording/drafts/{language}",
     response_model=WordingPublic,
     tags=["wording"],
     summary="Edit the draft wording",
 )
 async def edit_wording(
-    area_id: str, language: Language, body: WordingEdit, session: SessionDep, geo: GridDep, who: Writer
+    area_id: AreaId, language: Language, body: WordingEdit, session: SessionDep, geo: GridDep, who: Writer
 ) -> WordingPublic:
     """Replace the draft reply wording of an area in one language."""
     return WordingPublic.model_validate(
@@ -270,7 +291,7 @@ async def edit_wording(
     summary="Publish the wording",
 )
 async def publish_wording(
-    area_id: str,
+    area_id: AreaId,
     body: WordingPublish,
     session: SessionDep,
     state: PlatformDep,
@@ -299,7 +320,7 @@ async def engineering_queue(
     "/districts/{district_id}", response_model=DistrictPublic, tags=["areas"], summary="Name a district"
 )
 async def name_district(
-    district_id: str, body: DistrictNames, session: SessionDep, geo: GridDep, cache: Cache, _: Writer
+    district_id: DistrictId, body: DistrictNames, session: SessionDep, geo: GridDep, cache: Cache, _: Writer
 ) -> DistrictPublic:
     """Set a district's names (used in wording and the public view)."""
     district = await service.name_district(
@@ -340,9 +361,9 @@ async def public_plans(
     session: SessionDep,
     _: Anyone,
     lang: Lang = "en",
-    district_id: Annotated[str | None, Query(max_length=16)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    district_id: Annotated[str | None, Query(pattern=CELL_ID)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PublicPlanPage:
     """What will be fixed where and when, soonest first."""
     items, total = await service.public_plans(session, district_id, lang, limit, offset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class InvestigationPublic(BaseModel):
@@ -71,14 +71,20 @@ class LevelOut(BaseModel):
     recorded_by: str
 
 
-def _distinct_levels(levels: list[LevelIn]) -> list[LevelIn]:
-    keys = [(lv.technology, lv.service) for lv in levels]
-    if len(keys) != len(set(keys)):
-        raise ValueError("each technology and service may appear once")
-    return levels
+# Levels as sent: technology -> service -> level, so a technology and service can appear only once.
+LevelMap = Annotated[
+    dict[Technology, Annotated[dict[ServiceKind, LevelName], Field(min_length=1)]],
+    Field(min_length=1, examples=[{"4G": {"voice": "weak", "data": "weak"}}]),
+]
 
 
-Levels = Annotated[list[LevelIn], Field(min_length=1, max_length=8), AfterValidator(_distinct_levels)]
+def readings(levels: dict[Technology, dict[ServiceKind, LevelName]]) -> list[LevelIn]:
+    """Flatten a level map into one reading per technology and service."""
+    return [
+        LevelIn(technology=tech, service=kind, level=level)
+        for tech, by_service in levels.items()
+        for kind, level in by_service.items()
+    ]
 
 
 class PlanCreate(BaseModel):
@@ -92,7 +98,7 @@ class PlanCreate(BaseModel):
                     "action": "indoor_system",
                     "target_date": "2027-03-31",
                     "description": "Indoor antennas in the station concourse",
-                    "expected_levels": [{"technology": "4G", "service": "voice", "level": "good"}],
+                    "expected_levels": {"4G": {"voice": "good"}},
                 }
             ]
         },
@@ -101,7 +107,7 @@ class PlanCreate(BaseModel):
     action: PlanAction
     target_date: date
     description: str | None = Field(default=None, max_length=2000)
-    expected_levels: Levels
+    expected_levels: LevelMap
 
 
 class PlanUpdate(BaseModel):
@@ -141,22 +147,19 @@ class AssessmentCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "levels": [
-                        {"technology": "4G", "service": "voice", "level": "weak"},
-                        {"technology": "4G", "service": "data", "level": "weak"},
-                    ],
+                    "levels": {"4G": {"voice": "weak", "data": "weak"}},
                     "findings": "Basement levels of the mall have no indoor coverage",
                     "plan": {
                         "action": "indoor_system",
                         "target_date": "2027-03-31",
-                        "expected_levels": [{"technology": "4G", "service": "voice", "level": "good"}],
+                        "expected_levels": {"4G": {"voice": "good"}},
                     },
                 }
             ]
         },
     )
 
-    levels: Levels
+    levels: LevelMap
     findings: str | None = Field(default=None, max_length=4000)
     investigation_id: str | None = Field(
         default=None, description="defaults to the area's open investigation"

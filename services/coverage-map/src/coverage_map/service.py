@@ -49,6 +49,7 @@ from coverage_map.schemas import (
     PublicPlan,
     QueueItem,
     WordingPublic,
+    readings,
 )
 
 HIGH_VALUE_CLASSES = frozenset({"vip", "gold", "key_account"})
@@ -78,14 +79,25 @@ class Grid:
         return str(h3.cell_to_parent(area_id, self.district_resolution))
 
     def check_area(self, area_id: str) -> str:
-        """Return a valid area id at this grid's resolution, or raise a 422 problem."""
+        """Return a valid area id at this grid's resolution, or raise a 404 problem: no such area."""
         if not h3.is_valid_cell(area_id) or h3.get_resolution(area_id) != self.area_resolution:
             raise ProblemError(
-                422,
-                "validation-error",
-                f"{area_id!r} is not an area id (an H3 cell at resolution {self.area_resolution})",
+                404,
+                "not-found",
+                f"no area {area_id!r}: an area id is an H3 cell at resolution {self.area_resolution}",
             )
         return area_id
+
+    def check_district(self, district_id: str) -> str:
+        """Return a valid district id, or raise a 404 problem: no such district."""
+        if not h3.is_valid_cell(district_id) or h3.get_resolution(district_id) != self.district_resolution:
+            raise ProblemError(
+                404,
+                "not-found",
+                f"no district {district_id!r}: a district id is an H3 cell "
+                f"at resolution {self.district_resolution}",
+            )
+        return district_id
 
 
 def area_of(lat: float, lng: float, resolution: int) -> str:
@@ -273,13 +285,13 @@ async def assess_area(
         id=str(uuid.uuid4()),
         area_id=area_id,
         investigation_id=investigation.id if investigation else None,
-        levels=[lv.model_dump() for lv in body.levels],
+        levels=[lv.model_dump() for lv in readings(body.levels)],
         findings=body.findings,
         assessed_by=by.subject,
         assessed_at=now,
     )
     await repository.add(session, assessment)
-    for lv in body.levels:
+    for lv in readings(body.levels):
         await set_level(
             session,
             area_id,
@@ -300,7 +312,7 @@ async def assess_area(
             area_id=area_id,
             district_id=area.district_id,
             investigation_id=assessment.investigation_id,
-            levels=_readings(body.levels),
+            levels=_readings(readings(body.levels)),
             assessed_at=now,
         ),
         source=source,
@@ -340,7 +352,7 @@ async def _schedule_plan(
     session: AsyncSession, area: Area, body: PlanCreate, assessment_id: str | None, by: Principal, source: str
 ) -> ImprovementPlan:
     if body.target_date < utcnow().date():
-        raise ProblemError(422, "validation-error", "target_date is in the past")
+        raise ProblemError(422, "rule-violated", "target_date is in the past")
     now = utcnow()
     plan = ImprovementPlan(
         id=str(uuid.uuid4()),
@@ -350,7 +362,7 @@ async def _schedule_plan(
         description=body.description,
         target_date=body.target_date,
         status="planned",
-        expected_levels=[lv.model_dump() for lv in body.expected_levels],
+        expected_levels=[lv.model_dump() for lv in readings(body.expected_levels)],
         created_by=by.subject,
         created_at=now,
         updated_at=now,
@@ -395,7 +407,7 @@ async def update_plan(
         plan.description = body.description
     if body.target_date is not None and body.target_date != plan.target_date:
         if body.target_date < now.date():
-            raise ProblemError(422, "validation-error", "target_date is in the past")
+            raise ProblemError(422, "rule-violated", "target_date is in the past")
         plan.target_date = body.target_date
         _announce_schedule(session, plan, area, source)
     if body.status is not None and body.status != plan.status:
@@ -529,8 +541,7 @@ async def name_district(
     session: AsyncSession, grid: Grid, district_id: str, names: dict[str, str]
 ) -> District:
     """Give a district its names (merged with those it has)."""
-    if not h3.is_valid_cell(district_id) or h3.get_resolution(district_id) != grid.district_resolution:
-        raise ProblemError(422, "validation-error", f"{district_id!r} is not a district id")
+    grid.check_district(district_id)
     district = await repository.get_district(session, district_id)
     if district is None:
         district = District(id=district_id, names=dict(names), updated_at=utcnow())

@@ -7,14 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from opentelemetry import propagate
 from starlette.responses import Response
+from starlette.routing import Match
 
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import PRINCIPAL_HEADER, Principal, sign_principal
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
+from careloop_common.inputs import NO_NUL, Limit, Offset, PathId
 from careloop_common.telemetry import request_id_var
 from gateway import repository, service
 from gateway.access import Authenticator, group_for
@@ -38,6 +41,7 @@ from gateway.schemas import (
 )
 
 STATIC = Path(__file__).parent / "static"
+MAX_FEED_BATCH = 10_000  # the schema's bound; GATEWAY_FEEDS_MAX_BATCH may set a lower one
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 forwarding = APIRouter()
@@ -69,8 +73,6 @@ def gateway_scopes(*scopes: str) -> Callable[..., Principal]:
 Admin = Annotated[Principal, Depends(gateway_scopes("gateway:admin"))]
 AnyCaller = Annotated[Principal, Depends(gateway_scopes())]
 FeedWriter = Annotated[Principal, Depends(gateway_scopes("feeds:write"))]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def authenticator(request: Request) -> Authenticator:
@@ -112,7 +114,7 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, principal: Adm
 async def list_api_keys(
     session: SessionDep,
     _: Admin,
-    partner_id: Annotated[str | None, Query(max_length=64)] = None,
+    partner_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     include_revoked: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -127,7 +129,7 @@ async def list_api_keys(
 @router.get(
     "/gateway/v1/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["access"], summary="Get an API key"
 )
-async def get_api_key(key_id: str, session: SessionDep, _: Admin) -> ApiKeyPublic:
+async def get_api_key(key_id: PathId, session: SessionDep, _: Admin) -> ApiKeyPublic:
     """Return one API key (never its secret)."""
     key = await repository.get_api_key(session, key_id)
     if key is None:
@@ -142,7 +144,7 @@ async def get_api_key(key_id: str, session: SessionDep, _: Admin) -> ApiKeyPubli
     summary="Rotate an API key",
 )
 async def rotate_api_key(
-    key_id: str, body: ApiKeyRotate, session: SessionDep, request: Request, _: Admin
+    key_id: PathId, body: ApiKeyRotate, session: SessionDep, request: Request, _: Admin
 ) -> JSONResponse:
     """Give a key a new secret; the old one keeps working for the grace period asked for."""
     issued = await service.rotate_api_key(session, key_id, body.grace_seconds)
@@ -153,7 +155,7 @@ async def rotate_api_key(
 @router.delete(
     "/gateway/v1/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["access"], summary="Revoke an API key"
 )
-async def revoke_api_key(key_id: str, session: SessionDep, request: Request, _: Admin) -> ApiKeyPublic:
+async def revoke_api_key(key_id: PathId, session: SessionDep, request: Request, _: Admin) -> ApiKeyPublic:
     """Revoke a key: refused here at once, on other gateway replicas within the credential cache time."""
     key = await service.revoke_api_key(session, key_id)
     authenticator(request).forget()
@@ -178,7 +180,7 @@ async def list_users(session: SessionDep, _: Admin, limit: Limit = 50, offset: O
 
 
 @router.get("/gateway/v1/users/{username}", response_model=UserPublic, tags=["access"], summary="Get a user")
-async def get_user(username: str, session: SessionDep, _: Admin) -> UserPublic:
+async def get_user(username: PathId, session: SessionDep, _: Admin) -> UserPublic:
     """Return one staff account."""
     user = await repository.get_user(session, username)
     if user is None:
@@ -190,7 +192,7 @@ async def get_user(username: str, session: SessionDep, _: Admin) -> UserPublic:
     "/gateway/v1/users/{username}", response_model=UserPublic, tags=["access"], summary="Change a user"
 )
 async def update_user(
-    username: str, body: UserUpdate, session: SessionDep, request: Request, _: Admin
+    username: PathId, body: UserUpdate, session: SessionDep, request: Request, _: Admin
 ) -> UserPublic:
     """Change a staff account's name, roles or password, or disable it."""
     user = await service.update_user(session, username, body)
@@ -206,7 +208,11 @@ async def update_user(
     summary="Ingest operator feed events",
     responses={503: {"description": "the event store is away; send the batch again"}},
 )
-async def ingest_feed_events(body: list[FeedEvent], state: PlatformDep, _: FeedWriter) -> FeedIngestResult:
+async def ingest_feed_events(
+    body: Annotated[list[FeedEvent], Body(min_length=1, max_length=MAX_FEED_BATCH)],
+    state: PlatformDep,
+    _: FeedWriter,
+) -> FeedIngestResult:
     """Put a batch of CloudEvents on the FEEDS stream: all validated first, each stored once."""
     envelopes = service.validate_feed_batch(body, state.settings.feeds_max_batch)  # type: ignore[attr-defined]
     return await service.ingest_feed(state.bus, envelopes)
@@ -244,7 +250,7 @@ async def forward(request: Request, path: str) -> Response:
     """Forward the request, with the admitted principal signed, to the service that owns the path."""
     group = group_for(request.url.path)
     if group is not None and group.upstream is None:
-        raise NotFound("route", request.url.path)  # a gateway path with no such route
+        raise _no_such_route(request)
     state: Any = request.app.state.platform
     headers = {"X-Request-ID": request_id_var.get() or ""}
     client = request.client.host if request.client else ""
@@ -256,3 +262,23 @@ async def forward(request: Request, path: str) -> Response:
         headers[PRINCIPAL_HEADER] = sign_principal(principal, state.settings.principal_secret)
     upstreams: Upstreams = state.extras["upstreams"]
     return await upstreams.forward(group.upstream if group and group.upstream else "web", request, headers)
+
+
+def _no_such_route(request: Request) -> ProblemError:
+    """A gateway path the gateway itself answers: 405 naming the methods it has, else 404."""
+    allowed = sorted(
+        {
+            method
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.matches(request.scope)[0] == Match.PARTIAL
+            for method in route.methods or ()
+        }
+    )
+    if allowed:
+        return ProblemError(
+            405,
+            "method-not-allowed",
+            f"{request.method} is not allowed here",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return NotFound("route", request.url.path)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from careloop_common.auth import SCOPES, STAFF_ROLES
+from careloop_common.inputs import Text
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
@@ -26,8 +35,25 @@ def _known_roles(roles: list[str]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
-Scopes = Annotated[list[str], Field(min_length=1, max_length=len(SCOPES)), AfterValidator(_known_scopes)]
-Roles = Annotated[list[str], Field(min_length=1, max_length=len(STAFF_ROLES)), AfterValidator(_known_roles)]
+# Said as enums in the schema (so clients know the names), checked again on the way in.
+ScopeName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(SCOPES)})]
+RoleName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(STAFF_ROLES)})]
+Scopes = Annotated[
+    list[ScopeName], Field(min_length=1, max_length=len(SCOPES)), AfterValidator(_known_scopes)
+]
+Roles = Annotated[
+    list[RoleName], Field(min_length=1, max_length=len(STAFF_ROLES)), AfterValidator(_known_roles)
+]
+
+
+def _iso_text(value: object) -> object:
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("a date-time in RFC 3339 form, e.g. 2027-03-31T00:00:00Z")
+    return value
+
+
+# What the schema says (an RFC 3339 string), not what pydantic would also take (a number of seconds).
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
 Password = Annotated[str, Field(min_length=12, max_length=256, description="at least 12 characters")]
 
 
@@ -48,12 +74,12 @@ class ApiKeyCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     partner_id: Identifier | None = Field(
         default=None, description="set for partners: they see only their own data"
     )
     scopes: Scopes
-    expires_at: datetime | None = Field(default=None, description="no expiry when absent")
+    expires_at: Timestamp | None = Field(default=None, description="no expiry when absent")
     rate_limit_per_minute: int | None = Field(
         default=None, ge=1, le=1_000_000, description="requests per minute; the platform default when absent"
     )
@@ -118,7 +144,7 @@ class UserCreate(BaseModel):
     )
 
     username: Identifier
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Text = Field(min_length=1, max_length=200)
     roles: Roles
     password: Password
 
@@ -128,10 +154,10 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=200)
     roles: Roles | None = None
     password: Password | None = None
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)
 
 
 class UserPublic(BaseModel):
@@ -162,7 +188,7 @@ class LoginRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -201,7 +227,7 @@ class FeedEvent(BaseModel):
         examples=["feeds.bss.balance_changed.v1"],
         description="feeds.<system>.<event>.v<version>",
     )
-    time: datetime | None = None
+    time: Timestamp | None = None
     subject: str | None = Field(default=None, max_length=200)
     datacontenttype: Literal["application/json"] | None = None
     dataschema: str | None = Field(default=None, max_length=500)

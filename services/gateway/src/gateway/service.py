@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 async def create_api_key(session: AsyncSession, body: ApiKeyCreate, creator: Principal) -> ApiKeyIssued:
     """Issue a key; its token is returned now and only its hash is kept."""
     if body.expires_at is not None and body.expires_at <= utcnow():
-        raise ProblemError(422, "validation-error", "expires_at is in the past")
+        raise ProblemError(422, "rule-violated", "expires_at is in the past")
     made = credentials.new_api_key()
     key = ApiKey(
         id=made.key_id,
@@ -150,7 +150,7 @@ def validate_feed_batch(events: list[FeedEvent], max_batch: int) -> list[CloudEv
     if not events:
         raise ProblemError(422, "validation-error", "the batch is empty")
     if len(events) > max_batch:
-        raise ProblemError(422, "validation-error", f"at most {max_batch} events per batch")
+        raise ProblemError(422, "rule-violated", f"at most {max_batch} events per batch")
     errors: list[dict[str, str]] = []
     envelopes: list[CloudEvent] = []
     for index, event in enumerate(events):

@@ -1,0 +1,29 @@
+"""Types for what clients send: bounded, documented in the OpenAPI, and storable on every database.
+
+Found by fuzzing the APIs (tests/test_api_properties.py): an unbounded offset past 2**63 and a NUL
+character in any string reached the database and failed there as a 500 (PostgreSQL refuses NUL in
+text, in a stored value or a compared one). Input types here refuse both with a 422 instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import StringConstraints
+
+# Any text but NUL; a JSON Schema pattern as well, so clients and generated tests know it.
+NO_NUL = r"^[^\x00]*$"
+
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+"""A string field of a request body."""
+
+PathId = Annotated[str, Path(pattern=NO_NUL, max_length=64, description="the resource's id")]
+"""The id of a resource in a path (not found when no such resource exists)."""
+
+MAX_LIMIT = 500
+# Past this a page is empty anyway, and every database takes it as an OFFSET.
+MAX_OFFSET = 2**31 - 1
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="how many items a page holds")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip")]
