@@ -7,10 +7,11 @@ text, in a stored value or a compared one). Input types here refuse both with a 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 # Any text but NUL; a JSON Schema pattern as well, so clients and generated tests know it.
 NO_NUL = r"^[^\x00]*$"
@@ -27,3 +28,19 @@ MAX_OFFSET = 2**31 - 1
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="how many items a page holds")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip")]
+
+
+def _rfc3339(value: object) -> object:
+    """Accept a date-time as the schema says (RFC 3339 text), not as a number of seconds."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("a date-time in RFC 3339 form, e.g. 2027-03-31T00:00:00Z")
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+"""A date-time field or parameter: RFC 3339 text only (pydantic alone would also take 0.5)."""

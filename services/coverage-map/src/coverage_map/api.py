@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -15,8 +16,8 @@ from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound
-from careloop_common.inputs import Limit, Offset, PathId
-from coverage_map import repository, service
+from careloop_common.inputs import Limit, Offset, PathId, Timestamp
+from coverage_map import hotspots, repository, service
 from coverage_map.schemas import (
     AreaDetail,
     AssessmentCreate,
@@ -24,6 +25,11 @@ from coverage_map.schemas import (
     AssessmentResult,
     DistrictNames,
     DistrictPublic,
+    HotSpotFeatureCollection,
+    HotSpotPage,
+    HotSpotPublic,
+    HotSpotTrends,
+    HotSpotTrendWeek,
     InvestigationPage,
     InvestigationPublic,
     Language,
@@ -368,3 +374,89 @@ async def public_plans(
     """What will be fixed where and when, soonest first."""
     items, total = await service.public_plans(session, district_id, lang, limit, offset)
     return PublicPlanPage(items=items, total=total, limit=limit, offset=offset)
+
+
+# --- hot spots ------------------------------------------------------------------------------------
+class GeoJSONResponse(JSONResponse):
+    """JSON served as ``application/geo+json`` (RFC 7946), which map libraries recognise."""
+
+    media_type = "application/geo+json"
+
+
+SinceQuery = Annotated[
+    Timestamp | None, Query(description="start of the period, inclusive (default: 30 days before until)")
+]
+UntilQuery = Annotated[
+    Timestamp | None, Query(description="end of the period, exclusive (default: now); no offset means UTC")
+]
+DistrictQuery = Annotated[str | None, Query(pattern=CELL_ID, description="only this district (an H3 cell)")]
+
+
+async def hotspot_query(
+    grid: GridDep,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    district_id: DistrictQuery = None,
+    group: Annotated[hotspots.Group, Query(description="rank areas or districts")] = "area",
+    by: Annotated[
+        hotspots.RankBy,
+        Query(description="complaints, distinct customers, high-value customers, or worst level on record"),
+    ] = "complaints",
+    limit: Annotated[int, Query(ge=1, le=hotspots.MAX_LIMIT)] = 50,
+) -> hotspots.HotSpotQuery:
+    """Read the ranking parameters the list and the map share."""
+    return hotspots.HotSpotQuery(
+        period=hotspots.period(since, until),
+        group=group,
+        by=by,
+        limit=limit,
+        district_id=None if district_id is None else hotspots.check_district(grid, district_id),
+    )
+
+
+HotSpotQueryDep = Annotated[hotspots.HotSpotQuery, Depends(hotspot_query)]
+
+
+@router.get("/hotspots", response_model=HotSpotPage, summary="Rank hot spots")
+async def list_hotspots(session: SessionDep, _: Reader, query: HotSpotQueryDep) -> HotSpotPage:
+    """Rank areas or districts by what customers reported in a period."""
+    spots = await hotspots.rank(session, query)
+    return HotSpotPage(
+        group=query.group,
+        by=query.by,
+        since=query.period.since,
+        until=query.period.until,
+        district_id=query.district_id,
+        limit=query.limit,
+        items=[HotSpotPublic.model_validate(spot) for spot in spots],
+    )
+
+
+@router.get("/hotspots/trends", response_model=HotSpotTrends, summary="Weekly complaint trend")
+async def hotspot_trends(
+    session: SessionDep,
+    _: Reader,
+    grid: GridDep,
+    weeks: Annotated[int, Query(ge=1, le=hotspots.MAX_WEEKS)] = hotspots.DEFAULT_WEEKS,
+    until: Annotated[Timestamp | None, Query(description="a moment in the last week (default: now)")] = None,
+    area_id: Annotated[str | None, Query(pattern=CELL_ID, description="only this area (an H3 cell)")] = None,
+    district_id: DistrictQuery = None,
+) -> HotSpotTrends:
+    """Count complaints and customers per week (Monday UTC) for an area, a district or the network."""
+    area = None if area_id is None else grid.check_area(area_id)
+    district = None if district_id is None else hotspots.check_district(grid, district_id)
+    weekly = await hotspots.trends(session, weeks=weeks, until=until, area_id=area, district_id=district)
+    return HotSpotTrends(
+        area_id=area, district_id=district, weeks=[HotSpotTrendWeek.model_validate(w) for w in weekly]
+    )
+
+
+@router.get(
+    "/hotspots/geojson",
+    response_model=HotSpotFeatureCollection,
+    response_class=GeoJSONResponse,
+    summary="Hot spots as GeoJSON",
+)
+async def hotspot_geojson(session: SessionDep, _: Reader, query: HotSpotQueryDep) -> dict[str, Any]:
+    """Return the ranked hot spots as a GeoJSON FeatureCollection of H3 cell polygons, for maps."""
+    return hotspots.feature_collection(await hotspots.rank(session, query))

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 
 from coverage_map.models import (
@@ -210,3 +217,170 @@ async def public_plans(
         query.order_by(col(ImprovementPlan.target_date), col(ImprovementPlan.id)).limit(limit).offset(offset)
     )
     return [(row[0], row[1]) for row in rows], int(total or 0)
+
+
+# --- hot spots ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HotSpotFigures:
+    """One area's or district's counts for a period, as the database aggregated them."""
+
+    key: str
+    district_id: str | None
+    complaints: int
+    customers: int
+    high_value: int
+    worst_rank: int | None
+    open_investigation_id: str | None
+
+
+def _in_district(district_id: str) -> ColumnElement[bool]:
+    """Restrict facts to one district through its areas (indexed), not the unindexed fact column."""
+    return col(InvestigationComplaint.area_id).in_(
+        select(col(Area.id)).where(col(Area.district_id) == district_id)
+    )
+
+
+def _customers() -> ColumnElement[int]:
+    """Count distinct customers; a complaint without a customer reference counts as its own customer."""
+    ref = col(InvestigationComplaint.customer_ref)
+    anonymous = func.sum(sa.case((ref.is_(None), 1), else_=0))
+    return func.count(sa.distinct(ref)) + anonymous
+
+
+def _high_value(classes: Sequence[str]) -> ColumnElement[int]:
+    """Count distinct customers who complained in a high-value class (anonymous ones each count)."""
+    ref = col(InvestigationComplaint.customer_ref)
+    valued = col(InvestigationComplaint.customer_class).in_(list(classes))
+    anonymous = func.sum(sa.case((sa.and_(ref.is_(None), valued), 1), else_=0))
+    return func.count(sa.distinct(sa.case((valued, ref)))) + anonymous
+
+
+def _worst_rank(group: str, key: ColumnElement[str]) -> ColumnElement[int]:
+    """Return the correlated lowest level rank (0 none … 3 good; 4 when nothing is on record)."""
+    rank = sa.case({name: index for index, name in enumerate(LEVEL_ORDER)}, value=col(AreaLevel.level))
+    query = select(func.coalesce(func.min(rank), len(LEVEL_ORDER)))
+    if group == "district":
+        query = query.join(Area, col(Area.id) == col(AreaLevel.area_id)).where(col(Area.district_id) == key)
+    else:
+        query = query.where(col(AreaLevel.area_id) == key)
+    return query.scalar_subquery()
+
+
+def _district_of(group: str, key: ColumnElement[str]) -> ColumnElement[Any]:
+    """Return the correlated district of an area (districts belong to none)."""
+    if group == "district":
+        return sa.null()
+    return select(col(Area.district_id)).where(col(Area.id) == key).scalar_subquery()
+
+
+def _open_investigation(group: str, key: ColumnElement[str]) -> ColumnElement[Any]:
+    """Return the correlated id of an area's open investigation (districts have none of their own)."""
+    if group == "district":
+        return sa.null()
+    return (
+        select(func.min(col(Investigation.id)))
+        .where(col(Investigation.area_id) == key, col(Investigation.status) == OPEN)
+        .scalar_subquery()
+    )
+
+
+async def hotspot_figures(
+    session: AsyncSession,
+    *,
+    group: str,
+    by: str,
+    since: datetime,
+    until: datetime,
+    limit: int,
+    district_id: str | None,
+    high_value_classes: Sequence[str],
+) -> list[HotSpotFigures]:
+    """Aggregate the complaint facts of a period per area or district and return the top ``limit``."""
+    fact = InvestigationComplaint
+    key = col(fact.district_id) if group == "district" else col(fact.area_id)
+    conditions = [
+        key.is_not(None),
+        col(fact.requested_at) >= since,
+        col(fact.requested_at) < until,
+    ]
+    if district_id is not None:
+        conditions.append(_in_district(district_id))
+    facts = (
+        sa.select(
+            key.label("key"),
+            func.count().label("complaints"),
+            _customers().label("customers"),
+            _high_value(high_value_classes).label("high_value"),
+        )
+        .where(*conditions)
+        .group_by(key)
+        .subquery("facts")
+    )
+    # Districts, levels and investigations are looked up per group once the facts are counted:
+    # reading them from the fact rows would cost a table lookup per complaint.
+    worst = _worst_rank(group, facts.c.key).label("worst_rank")
+    query = sa.select(
+        facts,
+        _district_of(group, facts.c.key).label("district_id"),
+        worst,
+        _open_investigation(group, facts.c.key).label("open_investigation_id"),
+    )
+    rows = await session.execute(query.order_by(*_hotspot_order(by, facts, worst)).limit(limit))
+    return [
+        HotSpotFigures(
+            key=row.key,
+            district_id=row.district_id,
+            complaints=int(row.complaints),
+            customers=int(row.customers),
+            high_value=int(row.high_value),
+            worst_rank=None if row.worst_rank >= len(LEVEL_ORDER) else int(row.worst_rank),
+            open_investigation_id=row.open_investigation_id,
+        )
+        for row in rows
+    ]
+
+
+def _hotspot_order(by: str, facts: sa.Subquery, worst: sa.Label[int]) -> list[ColumnElement[Any]]:
+    """Return the ranking order: the chosen figure first, complaints next, the id last so ties are stable."""
+    figure = {
+        "complaints": [facts.c.complaints.desc(), facts.c.customers.desc()],
+        "customers": [facts.c.customers.desc(), facts.c.complaints.desc()],
+        "high_value": [facts.c.high_value.desc(), facts.c.complaints.desc()],
+        # Worst level on record first (none, weak, normal, good, then unknown), then complaints.
+        "weak": [worst.asc(), facts.c.complaints.desc()],
+    }[by]
+    return [*figure, facts.c.key.asc()]
+
+
+async def hotspot_weeks(
+    session: AsyncSession,
+    boundaries: Sequence[datetime],
+    *,
+    area_id: str | None,
+    district_id: str | None,
+) -> dict[int, tuple[int, int]]:
+    """Count complaints and customers per week; week ``i`` spans boundaries[i] to boundaries[i + 1]."""
+    fact = InvestigationComplaint
+    at = col(fact.requested_at)
+    # Bucketing by comparison with boundaries computed in Python reads the same on every dialect.
+    last = len(boundaries) - 2
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+        (at < boundary, sa.literal_column(str(index))) for index, boundary in enumerate(boundaries[1:-1])
+    ]
+    week = sa.case(*whens, else_=sa.literal_column(str(last))) if whens else sa.literal_column(str(last))
+    conditions = [at >= boundaries[0], at < boundaries[-1]]
+    if area_id is not None:
+        conditions.append(col(fact.area_id) == area_id)
+    if district_id is not None:
+        conditions.append(_in_district(district_id))
+    ref = col(fact.customer_ref)
+    facts = sa.select(week.label("week"), ref.label("ref")).where(*conditions).subquery("facts")
+    # Grouping the subquery's column (not the CASE itself) keeps PostgreSQL from seeing two
+    # differently numbered copies of the same expression.
+    anonymous = func.sum(sa.case((facts.c.ref.is_(None), 1), else_=0))
+    query = sa.select(facts.c.week, func.count(), func.count(sa.distinct(facts.c.ref)) + anonymous).group_by(
+        facts.c.week
+    )
+    return {int(w): (int(n), int(c)) for w, n, c in await session.execute(query)}

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from careloop_common.auth import SCOPES, STAFF_ROLES
-from careloop_common.inputs import Text
+from careloop_common.inputs import Text, Timestamp
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
@@ -46,14 +45,6 @@ Roles = Annotated[
 ]
 
 
-def _iso_text(value: object) -> object:
-    if value is not None and not isinstance(value, str | datetime):
-        raise ValueError("a date-time in RFC 3339 form, e.g. 2027-03-31T00:00:00Z")
-    return value
-
-
-# What the schema says (an RFC 3339 string), not what pydantic would also take (a number of seconds).
-Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
 Password = Annotated[str, Field(min_length=12, max_length=256, description="at least 12 characters")]
 
 
