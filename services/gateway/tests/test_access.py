@@ -417,6 +417,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/complaints/v1/portal/complaint"): {"customer"},
     ("GET", "/coverage/v1/investigations"): COVERAGE_READERS,
     ("GET", "/coverage/v1/investigations/{investigation_id}"): COVERAGE_READERS,
+    ("POST", "/coverage/v1/imports/cell-sites"): {"engineer", "admin"},
+    ("POST", "/coverage/v1/imports/coverage-polygons"): {"engineer", "admin"},
+    ("GET", "/coverage/v1/imports"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/imports/{import_id}"): COVERAGE_READERS,
     ("POST", "/feeds/v1/events"): {"feeds", "admin"},
     ("POST", "/gateway/v1/login"): EVERYONE,
     ("GET", "/gateway/v1/me"): AUTHENTICATED,
@@ -447,6 +451,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
     values = {
         "complaint_id": filed["id"],
         "investigation_id": "none",
+        "import_id": "none",
         "key_id": partner["id"],
         "username": "agent-user",
     }
