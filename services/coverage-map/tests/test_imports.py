@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import h3
@@ -118,6 +120,19 @@ async def svc(database_url: str, nats_url: str) -> AsyncIterator[Service]:
     app = create_app(settings)
     async with running_app(app) as client:
         yield Service(client, app)
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Spool uploads into the test's own directory, to see that none is left behind."""
+    path = tmp_path / "spool"
+    path.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(path))
+    return path
+
+
+def leftovers(path: Path) -> list[str]:
+    return [entry.name for entry in path.iterdir()]
 
 
 def ring(lat: float, lng: float, distance: int) -> set[str]:
@@ -375,7 +390,7 @@ async def test_polygons_fill_their_areas_and_bad_features_are_reported(svc: Serv
 # --- bad uploads ------------------------------------------------------------------------------------
 
 
-async def test_empty_garbage_and_oversized_uploads_are_problems(svc: Service) -> None:
+async def test_empty_garbage_and_oversized_uploads_are_problems(svc: Service, spool_dir: Path) -> None:
     cases: list[tuple[str | bytes, dict[str, str], str, int, str]] = [
         (b"", CSV, "cell-sites", 422, "empty-upload"),
         (b"\n  \n", CSV, "cell-sites", 422, "empty-upload"),
@@ -421,6 +436,7 @@ async def test_empty_garbage_and_oversized_uploads_are_problems(svc: Service) ->
     )
     assert denied.status_code == 403
     assert (await svc.client.get("/coverage/v1/imports", headers=reading())).json()["total"] == 0
+    assert leftovers(spool_dir) == []
 
 
 # --- restarts ---------------------------------------------------------------------------------------
@@ -451,7 +467,7 @@ async def test_jobs_a_crash_left_running_are_failed_at_startup(database_url: str
 
 
 async def test_shutdown_stops_an_import_between_batches_and_fails_it(
-    database_url: str, nats_url: str
+    database_url: str, nats_url: str, spool_dir: Path
 ) -> None:
     settings = service_settings(CoverageSettings, database_url, nats_url, run_background=False)
     app = create_app(settings)
@@ -476,13 +492,14 @@ async def test_shutdown_stops_an_import_between_batches_and_fails_it(
     assert 100 <= job.rows_total < 20_000
     assert job.rows_ok == job.rows_total
     assert 0 < job.bytes_read < len(body)
+    assert leftovers(spool_dir) == []
 
 
 # --- scale ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-async def test_a_million_rows_import_in_reasonable_time(svc: Service, tmp_path: Any) -> None:
+async def test_a_million_rows_import_in_reasonable_time(svc: Service, tmp_path: Path) -> None:
     path = tmp_path / "cells.csv"
     with path.open("w") as out:
         out.write(HEADER + "\n")

@@ -688,7 +688,7 @@ class Importer:
         except BaseException:
             _remove(upload.path)
             raise
-        self._launch(job.id, self._run_cell_sites(job, upload.path))
+        self._launch(job.id, self._run_cell_sites(job, upload.path), spooled=upload.path)
         return job
 
     async def accept_coverage_polygons(self, request: Request, *, filename: str | None, by: str) -> ImportJob:
@@ -732,11 +732,18 @@ class Importer:
 
     # --- running
 
-    def _launch(self, job_id: str, work: Awaitable[None]) -> None:
-        """Run an import as a task the app owns (stopped at shutdown)."""
+    def _launch(self, job_id: str, work: Awaitable[None], *, spooled: str | None = None) -> None:
+        """Run an import as a task the app owns (stopped at shutdown); its spooled file goes with it."""
         task = asyncio.create_task(self._guard(job_id, work), name=f"import-{job_id}")
         self._tasks[job_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+        def forget(_: asyncio.Task[None]) -> None:
+            # Here rather than in the task: a task cancelled before it starts runs none of its code.
+            self._tasks.pop(job_id, None)
+            if spooled is not None:
+                _remove(spooled)
+
+        task.add_done_callback(forget)
 
     async def _guard(self, job_id: str, work: Awaitable[None]) -> None:
         """Run an import; an unexpected failure fails the job (logged) instead of leaving it running."""
@@ -756,14 +763,11 @@ class Importer:
 
     async def _run_cell_sites(self, job: ImportJob, path: str) -> None:
         """Import a spooled CSV batch by batch, then finish the job."""
+        reader = await asyncio.to_thread(CellSiteReader, path, self.grid, job.id, job.started_at)
         try:
-            reader = await asyncio.to_thread(CellSiteReader, path, self.grid, job.id, job.started_at)
-            try:
-                await self._run(job, lambda: asyncio.to_thread(reader.next_batch, self.batch_rows))
-            finally:
-                reader.close()
+            await self._run(job, lambda: asyncio.to_thread(reader.next_batch, self.batch_rows))
         finally:
-            _remove(path)
+            reader.close()
 
     async def _run_polygons(self, job: ImportJob, features: list[Any]) -> None:
         """Import parsed features batch by batch, then finish the job."""
