@@ -437,6 +437,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/coverage/v1/hotspots/geojson"): COVERAGE_READERS,
     ("GET", "/coverage/v1/public/lookup"): EVERYONE,
     ("GET", "/coverage/v1/public/plans"): EVERYONE,
+    ("POST", "/coverage/v1/cell-site-imports"): COVERAGE_WRITERS,
+    ("POST", "/coverage/v1/coverage-polygon-imports"): COVERAGE_WRITERS,
+    ("GET", "/coverage/v1/imports"): COVERAGE_READERS,
+    ("GET", "/coverage/v1/imports/{import_id}"): COVERAGE_READERS,
     ("POST", "/feeds/v1/events"): {"feeds", "admin"},
     ("POST", "/gateway/v1/login"): EVERYONE,
     ("GET", "/gateway/v1/me"): AUTHENTICATED,
@@ -467,6 +471,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
     values = {
         "complaint_id": filed["id"],
         "investigation_id": "none",
+        "import_id": "none",
         "key_id": partner["id"],
         "username": "agent-user",
         "area_id": h3.latlng_to_cell(FORM["lat"], FORM["lng"], 8),

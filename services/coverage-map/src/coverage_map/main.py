@@ -7,13 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from careloop_common.app import create_service_app
-from coverage_map import api, consumers
+from coverage_map import api, consumers, imports
 from coverage_map.settings import CoverageSettings
 
 
 def create_app(settings: CoverageSettings | None = None) -> FastAPI:
     """Build the coverage-map service."""
     settings = settings or CoverageSettings()
+    start_imports, stop_imports = imports.lifecycle(settings)
     return create_service_app(
         settings,
         title="careloop coverage map",
@@ -21,4 +22,6 @@ def create_app(settings: CoverageSettings | None = None) -> FastAPI:
         routers=[api.router],
         consumers=consumers.specs(settings),
         migrations_dir=Path(__file__).parent / "migrations",
+        on_startup=start_imports,
+        on_shutdown=stop_imports,
     )

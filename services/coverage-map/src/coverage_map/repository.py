@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import func
+from sqlalchemy import Table, case, func, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
@@ -17,7 +18,9 @@ from coverage_map.models import (
     Area,
     AreaLevel,
     AreaWording,
+    CellSite,
     District,
+    ImportJob,
     ImprovementPlan,
     Investigation,
     InvestigationComplaint,
@@ -384,3 +387,92 @@ async def hotspot_weeks(
         facts.c.week
     )
     return {int(w): (int(n), int(c)) for w, n, c in await session.execute(query)}
+
+
+# --- imports ----------------------------------------------------------------------------------------
+# Bulk statements for imports: a million-row file cannot afford a SELECT per area, so these upsert
+# many rows at once with ON CONFLICT (SQLite and PostgreSQL spell it alike).
+
+
+LEVEL_UPDATES = ("level", "source", "source_ref", "observed_at", "recorded_by")
+SITE_KEY = ("radio", "mcc", "net", "area", "cell")
+SITE_UPDATES = ("lat", "lng", "range_m", "samples", "average_signal", "area_id", "import_id", "updated_at")
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """Return a model's table."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def _upsert(session: AsyncSession, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
+    """Return an INSERT of the session's dialect, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table(model))
+
+
+async def insert_missing_areas(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert areas that do not exist yet; leave existing ones as they are."""
+    if rows:
+        statement = _upsert(session, Area)
+        await session.execute(statement.on_conflict_do_nothing(index_elements=["id"]), list(rows))
+
+
+async def upsert_cell_sites(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert cell sites, or update the ones already known by (radio, mcc, net, area, cell)."""
+    if rows:
+        statement = _upsert(session, CellSite)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(SITE_KEY), set_={name: statement.excluded[name] for name in SITE_UPDATES}
+        )
+        await session.execute(statement, list(rows))
+
+
+async def upsert_predicted_levels(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]], *, source: str, ranks: Mapping[str, int]
+) -> list[str]:
+    """Write predicted levels unless a higher-ranked source holds the area; return the areas written.
+
+    The same precedence as service.set_level, in SQL: a level is replaced only when its source
+    ranks no higher than ``source`` (an import never overwrites a survey or a plan).
+    """
+    if not rows:
+        return []
+    table = _table(AreaLevel)
+    statement = _upsert(session, AreaLevel)
+    current_rank = case(dict(ranks), value=table.c.source, else_=0)
+    statement = statement.on_conflict_do_update(
+        index_elements=["area_id", "technology", "service"],
+        set_={name: statement.excluded[name] for name in LEVEL_UPDATES},
+        where=current_rank <= ranks[source],
+    )
+    result = await session.execute(statement.returning(table.c.area_id), list(rows))
+    return list(result.scalars())
+
+
+async def get_import_job(session: AsyncSession, job_id: str) -> ImportJob | None:
+    """Return one import job."""
+    return await session.get(ImportJob, job_id)
+
+
+async def import_jobs_with_status(session: AsyncSession, status: str) -> list[ImportJob]:
+    """Return the import jobs in one status."""
+    rows = await session.scalars(select(ImportJob).where(col(ImportJob.status) == status))
+    return list(rows)
+
+
+async def update_import_job(session: AsyncSession, job_id: str, values: Mapping[str, Any]) -> None:
+    """Set columns of one import job."""
+    table = _table(ImportJob)
+    await session.execute(update(table).where(table.c.id == job_id).values(**values))
+
+
+async def page_import_jobs(session: AsyncSession, limit: int, offset: int) -> tuple[list[ImportJob], int]:
+    """Return import jobs, newest first."""
+    rows = await session.scalars(
+        select(ImportJob)
+        .order_by(col(ImportJob.started_at).desc(), col(ImportJob.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(await session.scalar(select(func.count()).select_from(ImportJob)) or 0)
