@@ -57,15 +57,20 @@ class Platform:
         return f"/careloop/{self.settings.service_name}"
 
 
-def platform(request: Request) -> Platform:
-    """Return the running service's Platform (dependency)."""
+def platform_of(request: Request) -> Platform:
+    """Return the running service's Platform."""
     value: Platform = request.app.state.platform
     return value
 
 
+async def platform(request: Request) -> Platform:
+    """Return the running service's Platform (dependency; async: FastAPI would run a def in a thread)."""
+    return platform_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield the request's session: committed before the response is sent, rolled back on error."""
-    async with transaction(platform(request).sessions) as session:
+    async with transaction(platform_of(request).sessions) as session:
         yield session
 
 

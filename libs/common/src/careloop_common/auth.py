@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any, Literal
 
 import jwt
@@ -57,7 +57,7 @@ def verify_principal(token: str, secret: str) -> Principal:
     return Principal.model_validate({k: v for k, v in claims.items() if k in Principal.model_fields})
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """Read and verify the principal the gateway forwarded (dependency)."""
     token = request.headers.get(PRINCIPAL_HEADER)
     if not token:
@@ -66,10 +66,10 @@ def current_principal(request: Request) -> Principal:
     return verify_principal(token, secret)
 
 
-def require_scopes(*scopes: str) -> Callable[..., Principal]:
+def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """Build a dependency that admits a principal holding every one of ``scopes``."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         missing = [s for s in scopes if not principal.has_scope(s)]
         if missing:
             raise ProblemError(

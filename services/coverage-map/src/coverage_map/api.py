@@ -90,7 +90,7 @@ Lat = Annotated[float, Query(ge=-90, le=90, examples=[22.2819])]
 Lng = Annotated[float, Query(ge=-180, le=180, examples=[114.1582])]
 
 
-def grid(request: Request) -> service.Grid:
+async def grid(request: Request) -> service.Grid:
     """Return the service's H3 grid (dependency)."""
     settings: CoverageSettings = request.app.state.platform.settings
     return service.Grid(settings.h3_resolution, settings.district_resolution)
@@ -132,7 +132,7 @@ class LookupCache:
         self._answers.clear()
 
 
-def lookup_cache(request: Request) -> LookupCache:
+async def lookup_cache(request: Request) -> LookupCache:
     """Return this app's lookup cache (dependency)."""
     extras = request.app.state.platform.extras
     if "lookup_cache" not in extras:
@@ -552,8 +552,8 @@ async def import_coverage_polygons(
 async def list_imports(
     session: SessionDep,
     _: Reader,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ImportJobPage:
     """List imports, newest first."""
     jobs, total = await repository.page_import_jobs(session, limit, offset)

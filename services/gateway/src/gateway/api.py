@@ -3,7 +3,7 @@ everything else is forwarded to the service that owns the path, or to the web pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,16 +47,21 @@ router = APIRouter(responses=PROBLEM_RESPONSES)
 forwarding = APIRouter()
 
 
-def caller(request: Request) -> Principal | None:
-    """Return the principal the edge middleware admitted for this request (dependency)."""
+def admitted(request: Request) -> Principal | None:
+    """Return the principal the edge middleware admitted for this request."""
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     return principal
 
 
-def gateway_scopes(*scopes: str) -> Callable[..., Principal]:
+async def caller(request: Request) -> Principal | None:
+    """Return the admitted principal (dependency; async so FastAPI does not hop to a thread)."""
+    return admitted(request)
+
+
+def gateway_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """Require an admitted principal holding every one of ``scopes`` (checked again after the edge)."""
 
-    def check(principal: Annotated[Principal | None, Depends(caller)]) -> Principal:
+    async def check(principal: Annotated[Principal | None, Depends(caller)]) -> Principal:
         if principal is None:
             raise ProblemError(401, "unauthorized", "credentials required")
         missing = [s for s in scopes if not principal.has_scope(s)]
@@ -257,7 +262,7 @@ async def forward(request: Request, path: str) -> Response:
     forwarded_for = request.headers.get("x-forwarded-for")
     headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
     propagate.inject(headers)  # the service's spans join the caller's trace (no-op when tracing is off)
-    principal = caller(request)
+    principal = admitted(request)
     if principal is not None:
         headers[PRINCIPAL_HEADER] = sign_principal(principal, state.settings.principal_secret)
     upstreams: Upstreams = state.extras["upstreams"]
