@@ -329,12 +329,13 @@ def credential(gateway: Server, admin_key: str, api_key: str | None, use_admin_k
 
 @dataclass(frozen=True)
 class Scenario:
-    """One load to measure, and which server it is aimed at."""
+    """One load to measure, and which server it is aimed at (``warmup``: another load to warm up with)."""
 
     name: str
     via: str
     path: str
     load: LoadSpec
+    warmup: LoadSpec | None = None
 
     @property
     def request_line(self) -> str:
@@ -479,7 +480,7 @@ def measure(
 ) -> Measurement:
     """Warm the path up (connections, caches), then measure it with each process's CPU."""
     if warmup_s:
-        run_generator(generator, replace(scenario.load, duration_s=warmup_s), workdir)
+        run_generator(generator, replace(scenario.warmup or scenario.load, duration_s=warmup_s), workdir)
     servers_before, generator_before, host_before = stack.cpu_s(), children_cpu_s(), host_busy_s()
     started = time.monotonic()
     result = run_generator(generator, scenario.load, workdir)
@@ -564,17 +565,35 @@ def representatives(measurements: list[Measurement]) -> list[Measurement]:
     return shown
 
 
-def table(measurements: list[Measurement], rounds: int) -> Table:
-    """Return the results as a table that fits 80 columns, one row per scenario."""
+CAPTION = (
+    "latency in ms; CPU in % of one core: svc complaints, gw gateway, gen load generator, "
+    "rest everything else on the machine (nats-server, PostgreSQL if used, other work)"
+)
+
+
+def table(
+    measurements: list[Measurement],
+    rounds: int,
+    title: str = "gateway overhead",
+    caption: str = CAPTION,
+    processes: tuple[str, ...] = OURS,
+) -> Table:
+    """Return the results as a table that fits 80 columns, one row per scenario.
+
+    The CPU columns are ``processes`` (shown as svc, gw, gen: the service, the gateway, the load
+    generator) and the rest of the machine.
+    """
     out = Table(
-        title="gateway overhead" + (f" (each row: the median of {rounds} rounds)" if rounds > 1 else ""),
+        title=title + (f" (each row: the median of {rounds} rounds)" if rounds > 1 else ""),
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        caption="latency in ms; CPU in % of one core: svc complaints, gw gateway, gen load generator, "
-        "rest everything else on the machine (nats-server, PostgreSQL if used, other work)",
+        pad_edge=False,
+        caption=caption,
         caption_justify="left",
     )
-    out.add_column("scenario")
+    out.add_column(
+        "scenario", no_wrap=True, min_width=max((len(m.scenario.name) for m in measurements), default=8)
+    )
     for header in ("req/s", "p50", "p90", "p99", "errors", "svc", "gw", "gen", "rest"):
         out.add_column(header, justify="right")
     for m in measurements:
@@ -584,7 +603,7 @@ def table(measurements: list[Measurement], rounds: int) -> Table:
             f"{r.rps:,.0f}",
             *(f"{v:.1f}" for v in (r.p50_ms, r.p90_ms, r.p99_ms)),
             f"[red]{r.errors}[/]" if r.errors else "0",
-            *(f"{m.cpu_pct(who):.0f}" for who in (*OURS, "rest")),
+            *(f"{m.cpu_pct(who):.0f}" for who in (*processes, "rest")),
         )
     return out
 
