@@ -594,7 +594,7 @@ def table(
     out.add_column(
         "scenario", no_wrap=True, min_width=max((len(m.scenario.name) for m in measurements), default=8)
     )
-    for header in ("req/s", "p50", "p90", "p99", "errors", "svc", "gw", "gen", "rest"):
+    for header in ("req/s", "p50", "p90", "p99", "err", "svc", "gw", "gen", "rest"):
         out.add_column(header, justify="right")
     for m in measurements:
         r = m.result
