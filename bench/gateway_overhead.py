@@ -5,8 +5,9 @@ each, the command line `careloop up` uses) in a throwaway CARELOOP_HOME on free 
 complaints through the gateway, then applies the same closed-loop load to each scenario in turn:
 
   baseline       GET /healthz on complaints: the bare framework and middleware
-  direct         GET one complaint on complaints, carrying a principal signed as the gateway would
-  gateway        the same GET through the gateway, with a bearer credential
+  direct         GET one complaint on complaints, carrying the principal the gateway would forward
+  gateway        the same GET through the gateway, with a real API key created through the admin API
+                 (what a partner pays: key lookup, cached; rate limit; principal signing)
   direct-write   POST a complaint on complaints        (--writes)
   gateway-write  the same POST through the gateway     (--writes)
 
@@ -34,13 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import asyncpg
 import httpx
@@ -69,6 +70,9 @@ COMPLAINT = {
 }
 # What the gateway forwards for its admin key: direct calls carry the same, so the service does the same work.
 ADMIN = Principal(subject="admin", kind="api_key", roles=["admin"], scopes=["*"])
+# The API key the benchmarks create: every scope they use, and a limit they cannot reach.
+BENCH_KEY_SCOPES = ("complaints:read", "complaints:write", "coverage:read", "coverage:write")
+BENCH_KEY_RATE_LIMIT = 1_000_000  # requests per minute: the highest the gateway accepts
 GENERATOR_BOUND_PCT = 90.0  # a single-threaded generator near a full core limits the scenario itself
 BUSY_BEFORE_PCT = 15.0  # host-wide CPU before we start above which the numbers will be skewed
 BUSY_REST_PCT = 50.0  # CPU of "the rest" (% of one core) during a scenario above which it competed
@@ -157,7 +161,7 @@ def uvicorn_command(app: str, port: int) -> list[str]:
 def child_env(home: Path, nats_url: str, secret: str, admin_key: str, database_url: str) -> dict[str, str]:
     """Return the children's environment: ours without careloop settings, plus this run's wiring."""
     # Settings a developer exported for their own stack (a database URL, tracing) must not leak in.
-    ours = ("CARELOOP_", "COMPLAINTS_", "GATEWAY_", "OTEL_")
+    ours = ("CARELOOP_", "COMPLAINTS_", "COVERAGE_", "GATEWAY_", "OTEL_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(
         {
@@ -268,17 +272,70 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
         asyncio.run(_postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# ------------------------------------------------------------------------------ the credential
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The bearer credential the gateway scenarios send, and the principal the gateway forwards for it."""
+
+    kind: str  # api-key (created by the run), admin-key (the run's exempt admin key), given (--api-key)
+    token: str
+    principal: Principal
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        """Return the Authorization header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def create_api_key(gateway: Server, admin_key: str, scopes: Sequence[str] = BENCH_KEY_SCOPES) -> str:
+    """Create an API key through the admin API, as an operator would for a partner; return its token."""
+    body = {"name": "bench", "scopes": list(scopes), "rate_limit_per_minute": BENCH_KEY_RATE_LIMIT}
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        response = client.post(
+            "/gateway/v1/api-keys", json=body, headers={"Authorization": f"Bearer {admin_key}"}
+        )
+    if response.status_code != 201:
+        raise BenchError(f"creating an API key: {response.status_code} {response.text[:500]}")
+    return str(response.json()["token"])
+
+
+def forwarded_principal(gateway: Server, token: str) -> Principal:
+    """Ask the gateway who a credential is (``/gateway/v1/me``): the principal it forwards for it."""
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        response = client.get("/gateway/v1/me", headers={"Authorization": f"Bearer {token}"})
+    if response.status_code != 200:
+        raise BenchError(
+            f"the gateway rejects the bearer credential: {response.status_code} {response.text[:500]}"
+        )
+    return Principal.model_validate(response.json())
+
+
+def credential(gateway: Server, admin_key: str, api_key: str | None, use_admin_key: bool) -> Credential:
+    """Return what the gateway scenarios authenticate with: by default a fresh API key of the run's own."""
+    if api_key:
+        kind, token = "given", api_key
+    elif use_admin_key:
+        kind, token = "admin-key", admin_key
+    else:
+        kind, token = "api-key", create_api_key(gateway, admin_key)
+    # The direct scenarios carry this principal, so the service does the same work either way.
+    return Credential(kind, token, forwarded_principal(gateway, token))
+
+
 # ------------------------------------------------------------------------------- the scenarios
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One load to measure, and which server it is aimed at."""
+    """One load to measure, and which server it is aimed at (``warmup``: another load to warm up with)."""
 
     name: str
     via: str
     path: str
     load: LoadSpec
+    warmup: LoadSpec | None = None
 
     @property
     def request_line(self) -> str:
@@ -346,6 +403,14 @@ def preflight(found: list[Scenario]) -> None:
 OURS = ("complaints", "gateway", "generator")
 
 
+class Processes(Protocol):
+    """The servers a benchmark measures the CPU of."""
+
+    def cpu_s(self) -> dict[str, float]:
+        """Return each server's CPU seconds so far, by name."""
+        ...
+
+
 @dataclass(frozen=True)
 class Measurement:
     """A scenario's result with the CPU each process, and the rest of the machine, spent during it."""
@@ -373,7 +438,9 @@ class Measurement:
             "request": self.scenario.request_line,
             **self.result.to_json(),
             "cpu_pct_of_core": {who: round(self.cpu_pct(who), 1) for who in self.cpu_s},
-            "cpu_us_per_request": {who: round(self.cpu_us_per_request(who), 1) for who in OURS},
+            "cpu_us_per_request": {
+                who: round(self.cpu_us_per_request(who), 1) for who in self.cpu_s if who != "rest"
+            },
         }
 
 
@@ -409,11 +476,11 @@ def run_generator(generator: Generator, spec: LoadSpec, workdir: Path) -> LoadRe
 
 
 def measure(
-    scenario: Scenario, generator: Generator, stack: Stack, workdir: Path, warmup_s: int, round_: int
+    scenario: Scenario, generator: Generator, stack: Processes, workdir: Path, warmup_s: int, round_: int
 ) -> Measurement:
     """Warm the path up (connections, caches), then measure it with each process's CPU."""
     if warmup_s:
-        run_generator(generator, replace(scenario.load, duration_s=warmup_s), workdir)
+        run_generator(generator, replace(scenario.warmup or scenario.load, duration_s=warmup_s), workdir)
     servers_before, generator_before, host_before = stack.cpu_s(), children_cpu_s(), host_busy_s()
     started = time.monotonic()
     result = run_generator(generator, scenario.load, workdir)
@@ -498,18 +565,36 @@ def representatives(measurements: list[Measurement]) -> list[Measurement]:
     return shown
 
 
-def table(measurements: list[Measurement], rounds: int) -> Table:
-    """Return the results as a table that fits 80 columns, one row per scenario."""
+CAPTION = (
+    "latency in ms; CPU in % of one core: svc complaints, gw gateway, gen load generator, "
+    "rest everything else on the machine (nats-server, PostgreSQL if used, other work)"
+)
+
+
+def table(
+    measurements: list[Measurement],
+    rounds: int,
+    title: str = "gateway overhead",
+    caption: str = CAPTION,
+    processes: tuple[str, ...] = OURS,
+) -> Table:
+    """Return the results as a table that fits 80 columns, one row per scenario.
+
+    The CPU columns are ``processes`` (shown as svc, gw, gen: the service, the gateway, the load
+    generator) and the rest of the machine.
+    """
     out = Table(
-        title="gateway overhead" + (f" (each row: the median of {rounds} rounds)" if rounds > 1 else ""),
+        title=title + (f" (each row: the median of {rounds} rounds)" if rounds > 1 else ""),
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        caption="latency in ms; CPU in % of one core: svc complaints, gw gateway, gen load generator, "
-        "rest everything else on the machine (nats-server, PostgreSQL if used, other work)",
+        pad_edge=False,
+        caption=caption,
         caption_justify="left",
     )
-    out.add_column("scenario")
-    for header in ("req/s", "p50", "p90", "p99", "errors", "svc", "gw", "gen", "rest"):
+    out.add_column(
+        "scenario", no_wrap=True, min_width=max((len(m.scenario.name) for m in measurements), default=8)
+    )
+    for header in ("req/s", "p50", "p90", "p99", "err", "svc", "gw", "gen", "rest"):
         out.add_column(header, justify="right")
     for m in measurements:
         r = m.result
@@ -518,7 +603,7 @@ def table(measurements: list[Measurement], rounds: int) -> Table:
             f"{r.rps:,.0f}",
             *(f"{v:.1f}" for v in (r.p50_ms, r.p90_ms, r.p99_ms)),
             f"[red]{r.errors}[/]" if r.errors else "0",
-            *(f"{m.cpu_pct(who):.0f}" for who in (*OURS, "rest")),
+            *(f"{m.cpu_pct(who):.0f}" for who in (*processes, "rest")),
         )
     return out
 
@@ -627,13 +712,13 @@ def run(
     writes: bool,
     seed_count: int,
     api_key: str | None,
+    use_admin_key: bool,
     postgres_url: str | None,
     principal_ttl_s: int,
+    settings: dict[str, object],
 ) -> list[Measurement]:
     """Start the stack, seed it, and measure every scenario; everything started is stopped on return."""
     admin_key, secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    bearer = {"Authorization": f"Bearer {api_key or admin_key}"}
-    principal = {PRINCIPAL_HEADER: sign_principal(ADMIN, secret, ttl_s=principal_ttl_s)}
     with contextlib.ExitStack() as cleanup:
         database_url = f"sqlite+aiosqlite:///{home / 'complaints.db'}"
         if postgres_url:
@@ -641,6 +726,11 @@ def run(
         backend = "PostgreSQL" if postgres_url else "SQLite"
         console.print(f"starting nats-server, complaints ({backend}) and the gateway …")
         stack = cleanup.enter_context(running_stack(home, database_url, admin_key, secret))
+        who = credential(stack.gateway, admin_key, api_key, use_admin_key)
+        settings["credential"] = who.kind
+        console.print(f"gateway scenarios authenticate with: {describe(who)}")
+        bearer = who.bearer
+        principal = {PRINCIPAL_HEADER: sign_principal(who.principal, secret, ttl_s=principal_ttl_s)}
         ids = seed(stack.gateway, bearer, seed_count)
         found = scenarios(stack, ids[0], bearer, principal, template, writes)
         preflight(found)
@@ -655,6 +745,16 @@ def run(
                 )
                 measurements.append(measure(scenario, generator, stack, home, warmup_s, round_))
         return measurements
+
+
+def describe(who: Credential) -> str:
+    """Say which credential the gateway scenarios use, for the log."""
+    what = {
+        "api-key": "a real API key created through the admin API (key lookup, rate limit, signing)",
+        "admin-key": "the run's admin key (exempt from the key lookup and rate limits)",
+        "given": "the --api-key credential",
+    }[who.kind]
+    return f"{what}; forwarded as {who.principal.subject} with scopes {', '.join(who.principal.scopes)}"
 
 
 @contextlib.contextmanager
@@ -737,10 +837,18 @@ def main(
         str | None,
         typer.Option(
             envvar="BENCH_API_KEY",
-            help="bearer credential for the gateway scenarios (default: the run's own admin key)",
+            help="bearer credential for the gateway scenarios (default: an API key the run creates)",
             show_default=False,
         ),
     ] = None,
+    admin_key: Annotated[
+        bool,
+        typer.Option(
+            "--admin-key",
+            help="use the run's admin key instead: exempt from the key lookup and rate limits, "
+            "so it does not measure what partners pay",
+        ),
+    ] = False,
     postgres_url: Annotated[
         str | None,
         typer.Option(
@@ -794,8 +902,10 @@ def main(
                 writes=writes,
                 seed_count=seed_count,
                 api_key=api_key,
+                use_admin_key=admin_key,
                 postgres_url=postgres_url,
                 principal_ttl_s=limit + 60,
+                settings=settings,
             )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every child process is stopped[/]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import re
@@ -18,17 +19,23 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """One load to apply: a single request repeated on ``connections`` keep-alive connections."""
+    """One load to apply: a request repeated on ``connections`` keep-alive connections.
+
+    With ``paths``, the requests cycle through them instead (path and query on ``url``'s host and
+    port, one after another, shared by all connections), so one run can spread over many URLs.
+    """
 
     url: str
     method: str = "GET"
@@ -37,6 +44,14 @@ class LoadSpec:
     connections: int = 32
     duration_s: int = 10
     timeout_s: int = 10
+    paths: tuple[str, ...] = ()
+
+    def urls(self) -> list[str]:
+        """Return every URL the load sends to: ``url`` alone, or each of ``paths`` on its origin."""
+        if not self.paths:
+            return [self.url]
+        parts = urlsplit(self.url)
+        return [f"{parts.scheme}://{parts.netloc}{path}" for path in self.paths]
 
 
 @dataclass(frozen=True)
@@ -135,11 +150,18 @@ def parse_wrk(output: str) -> LoadResult:
 
 
 def wrk_script(spec: LoadSpec) -> str:
-    """Return the Lua script that makes wrk send ``spec``'s method and body."""
+    """Return the Lua script that makes wrk send ``spec``'s method and body (and cycle its paths)."""
     lines = [f'wrk.method = "{spec.method}"']
     if spec.body is not None:
         # A long bracket of level 3: a JSON body cannot close it by accident.
         lines.append(f"wrk.body = [===[{spec.body}]===]")
+    if spec.paths:
+        lines.append("local paths = {")
+        lines += [f"  [===[{path}]===]," for path in spec.paths]
+        lines.append("}")
+        lines.append("local i = 0")
+        # wrk.format fills in the method, the -H headers and the body from the settings above.
+        lines.append("request = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend")
     return "\n".join(lines) + "\n"
 
 
@@ -157,7 +179,7 @@ class Wrk:
         argv += ["-d", f"{spec.duration_s}s", "--timeout", f"{spec.timeout_s}s", "--latency"]
         for name, value in spec.headers.items():
             argv += ["-H", f"{name}: {value}"]
-        if spec.method != "GET" or spec.body is not None:
+        if spec.method != "GET" or spec.body is not None or spec.paths:
             script = workdir / "wrk-request.lua"
             script.write_text(wrk_script(spec))
             argv += ["-s", str(script)]
@@ -181,6 +203,10 @@ class Builtin:
         argv = [sys.executable, str(Path(__file__).resolve()), "--url", spec.url, "--method", spec.method]
         argv += ["--connections", str(spec.connections), "--duration", str(spec.duration_s)]
         argv += ["--timeout", str(spec.timeout_s)]
+        if spec.paths:
+            paths = workdir / "loadgen-paths"
+            paths.write_text("\n".join(spec.paths) + "\n")
+            argv += ["--paths-file", str(paths)]
         for name, value in spec.headers.items():
             argv += ["--header", f"{name}: {value}"]
         if spec.body is not None:
@@ -206,6 +232,7 @@ def pick_generator(choice: str = "auto", wrk_threads: int = 1) -> Generator:
 async def _connection(
     session: aiohttp.ClientSession,
     spec: LoadSpec,
+    urls: Iterator[URL],
     deadline: float,
     latencies: list[float],
     errors: Counter[str],
@@ -214,7 +241,7 @@ async def _connection(
     body = spec.body.encode() if spec.body is not None else None
     while (began := time.perf_counter()) < deadline:
         try:
-            async with session.request(spec.method, spec.url, headers=spec.headers, data=body) as response:
+            async with session.request(spec.method, next(urls), headers=spec.headers, data=body) as response:
                 await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -229,6 +256,8 @@ async def run_builtin(spec: LoadSpec) -> LoadResult:
     """Apply ``spec`` from this process: ``connections`` keep-alive connections for ``duration_s``."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
+    # One cycle shared by every connection: together they walk the URLs in order.
+    urls = itertools.cycle([URL(u, encoded=True) for u in spec.urls()])
     connector = aiohttp.TCPConnector(limit=spec.connections, keepalive_timeout=60)
     async with aiohttp.ClientSession(
         connector=connector,
@@ -238,7 +267,7 @@ async def run_builtin(spec: LoadSpec) -> LoadResult:
         started = time.perf_counter()
         deadline = started + spec.duration_s
         await asyncio.gather(
-            *(_connection(session, spec, deadline, latencies, errors) for _ in range(spec.connections))
+            *(_connection(session, spec, urls, deadline, latencies, errors) for _ in range(spec.connections))
         )
         elapsed = time.perf_counter() - started
     latencies.sort()
@@ -263,6 +292,7 @@ def _parse_args(argv: list[str]) -> LoadSpec:
     parser.add_argument("--method", default="GET")
     parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("--body-file", type=Path)
+    parser.add_argument("--paths-file", type=Path, help="cycle through these paths on --url's origin")
     parser.add_argument("-c", "--connections", type=int, default=32)
     parser.add_argument("--duration", type=int, default=10, help="seconds")
     parser.add_argument("--timeout", type=int, default=10, help="seconds per request")
@@ -276,6 +306,7 @@ def _parse_args(argv: list[str]) -> LoadSpec:
         connections=args.connections,
         duration_s=args.duration,
         timeout_s=args.timeout,
+        paths=tuple(args.paths_file.read_text().split()) if args.paths_file else (),
     )
 
 

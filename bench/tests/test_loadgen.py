@@ -153,3 +153,28 @@ async def test_builtin_counts_refused_connections() -> None:
     result = await run_builtin(LoadSpec(url=f"http://127.0.0.1:{free_port()}/", connections=1, duration_s=1))
     assert result.requests == 0
     assert result.errors > 0
+
+
+def test_wrk_cycles_through_paths_with_a_lua_script(tmp_path: Path) -> None:
+    spec = LoadSpec(url="http://127.0.0.1:1/a?x=1", headers={"A": "b"}, paths=("/a?x=1", "/b?y=2&z=3"))
+    argv = Wrk().command(spec, tmp_path)
+    script = Path(argv[argv.index("-s") + 1]).read_text()
+    assert "[===[/a?x=1]===]," in script
+    assert "[===[/b?y=2&z=3]===]," in script
+    assert "request = function()" in script
+    assert "wrk.format(nil, paths[i])" in script
+    assert spec.urls() == ["http://127.0.0.1:1/a?x=1", "http://127.0.0.1:1/b?y=2&z=3"]
+
+
+def test_builtin_command_carries_the_paths(tmp_path: Path) -> None:
+    spec = LoadSpec(url="http://127.0.0.1:1/a", paths=("/a", "/b?c=1"))
+    argv = Builtin().command(spec, tmp_path)
+    assert Path(argv[argv.index("--paths-file") + 1]).read_text().split() == ["/a", "/b?c=1"]
+
+
+async def test_builtin_cycles_through_the_paths(server: str) -> None:
+    # Every other request goes to /fail: the cycle is shared by the connections.
+    spec = LoadSpec(url=f"{server}/ok", paths=("/ok", "/fail"), connections=1, duration_s=1)
+    result = await run_builtin(spec)
+    assert result.requests > 1
+    assert abs(result.error_kinds["HTTP 500"] * 2 - result.requests) <= 1
