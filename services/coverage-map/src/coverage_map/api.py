@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from careloop_common.app import PlatformDep, SessionDep
+from careloop_common.app import PlatformDep, SessionDep, platform_of
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound
@@ -145,12 +146,19 @@ Cache = Annotated[LookupCache, Depends(lookup_cache)]
 
 
 async def _cached_answer(
-    request: Request, cache: LookupCache, key: tuple[str, str, str], build: Callable[[], Awaitable[BaseModel]]
+    request: Request,
+    cache: LookupCache,
+    key: tuple[str, str, str],
+    build: Callable[[AsyncSession], Awaitable[BaseModel]],
 ) -> Response:
-    """Serve a lookup from the cache or build it; honour If-None-Match with a 304."""
+    """Serve a lookup from the cache or build it; honour If-None-Match with a 304.
+
+    The database session is opened only on a miss: lookups sit on the hot path of intake.
+    """
     hit = cache.get(key)
     if hit is None:
-        body = (await build()).model_dump_json().encode()
+        async with platform_of(request).sessions() as session:
+            body = (await build(session)).model_dump_json().encode()
         etag = cache.put(key, body)
     else:
         body, etag = hit
@@ -169,7 +177,6 @@ async def _cached_answer(
 )
 async def lookup(
     request: Request,
-    session: SessionDep,
     geo: GridDep,
     cache: Cache,
     _: Reader,
@@ -180,7 +187,7 @@ async def lookup(
     """Answer for a point at once: level, open investigation, plan, published wording."""
     area = geo.area_of(lat, lng)
     return await _cached_answer(
-        request, cache, ("staff", area, lang), lambda: service.lookup(session, geo, area, lang)
+        request, cache, ("staff", area, lang), lambda session: service.lookup(session, geo, area, lang)
     )
 
 
@@ -194,7 +201,6 @@ async def lookup(
 async def lookup_area(
     area_id: AreaId,
     request: Request,
-    session: SessionDep,
     geo: GridDep,
     cache: Cache,
     _: Reader,
@@ -203,7 +209,7 @@ async def lookup_area(
     """Answer for an area at once: level, open investigation, plan, published wording."""
     area = geo.check_area(area_id)
     return await _cached_answer(
-        request, cache, ("staff", area, lang), lambda: service.lookup(session, geo, area, lang)
+        request, cache, ("staff", area, lang), lambda session: service.lookup(session, geo, area, lang)
     )
 
 
@@ -349,7 +355,6 @@ async def name_district(
 )
 async def public_lookup(
     request: Request,
-    session: SessionDep,
     geo: GridDep,
     cache: Cache,
     _: Anyone,
@@ -360,7 +365,10 @@ async def public_lookup(
     """Coverage and any published plan for a place, for the portal: no customer data."""
     area = geo.area_of(lat, lng)
     return await _cached_answer(
-        request, cache, ("public", area, lang), lambda: service.public_lookup(session, geo, area, lang)
+        request,
+        cache,
+        ("public", area, lang),
+        lambda session: service.public_lookup(session, geo, area, lang),
     )
 
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from careloop_common.app import PlatformDep, SessionDep
-from careloop_common.auth import PRINCIPAL_HEADER, Principal, sign_principal
+from careloop_common.auth import PRINCIPAL_HEADER, Principal, PrincipalSigner
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
 from careloop_common.inputs import NO_NUL, Limit, Offset, PathId
 from careloop_common.telemetry import request_id_var
@@ -264,7 +264,8 @@ async def forward(request: Request, path: str) -> Response:
     propagate.inject(headers)  # the service's spans join the caller's trace (no-op when tracing is off)
     principal = admitted(request)
     if principal is not None:
-        headers[PRINCIPAL_HEADER] = sign_principal(principal, state.settings.principal_secret)
+        signer: PrincipalSigner = state.extras["signer"]
+        headers[PRINCIPAL_HEADER] = signer.sign(principal)
     upstreams: Upstreams = state.extras["upstreams"]
     return await upstreams.forward(group.upstream if group and group.upstream else "web", request, headers)
 

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from careloop_common.app import Platform, create_service_app
+from careloop_common.auth import PrincipalSigner
 from gateway import api, consumers
 from gateway.access import Authenticator
 from gateway.edge import EdgeMiddleware
@@ -43,6 +44,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             upstreams=pool,
             limiter=limiter,
             authenticator=Authenticator.from_settings(settings, state.sessions),
+            signer=PrincipalSigner(settings.principal_secret),
             openapi=MergedOpenAPI(pool, gateway_openapi(app), settings.openapi_cache_s),
         )
 
