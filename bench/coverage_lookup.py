@@ -36,12 +36,23 @@ import httpx
 import typer
 from gateway_overhead import (
     CHILD,
+    AdminKeyOpt,
+    ApiKeyOpt,
     BenchError,
+    ConnectionsOpt,
     Credential,
+    DurationOpt,
     GeneratorChoice,
+    GeneratorOpt,
+    JsonOpt,
+    KeepHomeOpt,
     Measurement,
+    RoundsOpt,
     Scenario,
     Server,
+    TimeLimitOpt,
+    WarmupOpt,
+    WrkThreadsOpt,
     caveats,
     check_quiet,
     child_env,
@@ -403,51 +414,23 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @app.command()
 def main(
-    duration: Annotated[int, typer.Option(min=1, help="seconds each scenario is measured")] = 10,
-    connections: Annotated[
-        int, typer.Option("--connections", "-c", min=1, help="concurrent connections")
-    ] = 32,
-    warmup: Annotated[int, typer.Option(min=0, help="seconds of unmeasured load before each scenario")] = 1,
-    rounds: Annotated[
-        int, typer.Option(min=1, help="run every scenario this many times, interleaved; report medians")
-    ] = 1,
+    duration: DurationOpt = 10,
+    connections: ConnectionsOpt = 32,
+    warmup: WarmupOpt = 1,
+    rounds: RoundsOpt = 1,
     spread: Annotated[
         int,
         typer.Option(
             min=0, max=20_000, help="also look up this many points in as many areas (0: only the hot point)"
         ),
     ] = 2000,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar="BENCH_API_KEY",
-            help="bearer credential for the gateway scenarios (default: an API key the run creates)",
-            show_default=False,
-        ),
-    ] = None,
-    admin_key: Annotated[
-        bool,
-        typer.Option(
-            "--admin-key", help="use the run's admin key instead (exempt from key lookup and rate limits)"
-        ),
-    ] = False,
-    generator: Annotated[
-        GeneratorChoice, typer.Option(help="auto: wrk when on PATH, else builtin")
-    ] = GeneratorChoice.auto,
-    wrk_threads: Annotated[int, typer.Option(min=1, help="wrk threads")] = 1,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="also write the results as JSON here")
-    ] = None,
-    time_limit_s: Annotated[
-        int | None,
-        typer.Option(
-            "--time-limit",
-            min=10,
-            help="seconds before the run gives up (default: from the scenarios)",
-            show_default=False,
-        ),
-    ] = None,
-    keep_home: Annotated[bool, typer.Option(help="keep the temp CARELOOP_HOME (databases, logs)")] = False,
+    api_key: ApiKeyOpt = None,
+    admin_key: AdminKeyOpt = False,
+    generator: GeneratorOpt = GeneratorChoice.auto,
+    wrk_threads: WrkThreadsOpt = 1,
+    json_path: JsonOpt = None,
+    time_limit_s: TimeLimitOpt = None,
+    keep_home: KeepHomeOpt = False,
 ) -> None:
     """Measure coverage lookups: bare endpoint, direct, and through the gateway with an API key."""
     try:

@@ -819,36 +819,56 @@ class GeneratorChoice(StrEnum):
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
+# Options both benchmarks take, defined once (coverage_lookup.py imports them).
+DurationOpt = Annotated[int, typer.Option(min=1, help="seconds each scenario is measured")]
+ConnectionsOpt = Annotated[int, typer.Option("--connections", "-c", min=1, help="concurrent connections")]
+WarmupOpt = Annotated[int, typer.Option(min=0, help="seconds of unmeasured load before each scenario")]
+RoundsOpt = Annotated[
+    int, typer.Option(min=1, help="run every scenario this many times, interleaved; report medians")
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="BENCH_API_KEY",
+        help="bearer credential for the gateway scenarios (default: an API key the run creates)",
+        show_default=False,
+    ),
+]
+AdminKeyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--admin-key",
+        help="use the run's admin key instead: exempt from the key lookup and rate limits, "
+        "so it does not measure what partners pay",
+    ),
+]
+GeneratorOpt = Annotated[GeneratorChoice, typer.Option(help="auto: wrk when on PATH, else builtin")]
+WrkThreadsOpt = Annotated[int, typer.Option(min=1, help="wrk threads")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="also write the results as JSON here")]
+TimeLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--time-limit",
+        min=10,
+        help="seconds before the run gives up (default: from the scenarios)",
+        show_default=False,
+    ),
+]
+KeepHomeOpt = Annotated[bool, typer.Option(help="keep the temp CARELOOP_HOME (databases, logs)")]
+
+
 @app.command()
 def main(
-    duration: Annotated[int, typer.Option(min=1, help="seconds each scenario is measured")] = 10,
-    connections: Annotated[
-        int, typer.Option("--connections", "-c", min=1, help="concurrent connections")
-    ] = 32,
-    warmup: Annotated[int, typer.Option(min=0, help="seconds of unmeasured load before each scenario")] = 1,
-    rounds: Annotated[
-        int, typer.Option(min=1, help="run every scenario this many times, interleaved; report medians")
-    ] = 1,
+    duration: DurationOpt = 10,
+    connections: ConnectionsOpt = 32,
+    warmup: WarmupOpt = 1,
+    rounds: RoundsOpt = 1,
     writes: Annotated[
         bool, typer.Option(help="also measure POST (file a complaint) direct vs gateway")
     ] = False,
     seed_count: Annotated[int, typer.Option(min=1, help="complaints filed through the gateway first")] = 5,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar="BENCH_API_KEY",
-            help="bearer credential for the gateway scenarios (default: an API key the run creates)",
-            show_default=False,
-        ),
-    ] = None,
-    admin_key: Annotated[
-        bool,
-        typer.Option(
-            "--admin-key",
-            help="use the run's admin key instead: exempt from the key lookup and rate limits, "
-            "so it does not measure what partners pay",
-        ),
-    ] = False,
+    api_key: ApiKeyOpt = None,
+    admin_key: AdminKeyOpt = False,
     postgres_url: Annotated[
         str | None,
         typer.Option(
@@ -856,23 +876,11 @@ def main(
             " (a throwaway database is created there and dropped after)"
         ),
     ] = None,
-    generator: Annotated[
-        GeneratorChoice, typer.Option(help="auto: wrk when on PATH, else builtin")
-    ] = GeneratorChoice.auto,
-    wrk_threads: Annotated[int, typer.Option(min=1, help="wrk threads")] = 1,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="also write the results as JSON here")
-    ] = None,
-    time_limit_s: Annotated[
-        int | None,
-        typer.Option(
-            "--time-limit",
-            min=10,
-            help="seconds before the run gives up (default: from the scenarios)",
-            show_default=False,
-        ),
-    ] = None,
-    keep_home: Annotated[bool, typer.Option(help="keep the temp CARELOOP_HOME (databases, logs)")] = False,
+    generator: GeneratorOpt = GeneratorChoice.auto,
+    wrk_threads: WrkThreadsOpt = 1,
+    json_path: JsonOpt = None,
+    time_limit_s: TimeLimitOpt = None,
+    keep_home: KeepHomeOpt = False,
 ) -> None:
     """Measure the gateway's overhead against calling the complaints service directly, in one run."""
     try:
