@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -144,3 +147,24 @@ async def test_partners_see_only_their_own_complaints(client: httpx.AsyncClient)
     assert (await client.get(f"/complaints/v1/complaints/{filed['id']}", headers=theirs)).status_code == 404
     assert (await client.get("/complaints/v1/complaints", headers=theirs)).json()["total"] == 0
     assert (await client.get("/complaints/v1/complaints", headers=mine)).json()["total"] == 1
+
+
+async def test_follow_ups_name_the_customer_by_a_keyed_pseudonym(client: httpx.AsyncClient) -> None:
+    for number in ("+85291234567", "+85291234567", "+85298765432"):
+        response = await client.post(
+            "/complaints/v1/complaints", json={**FORM, "msisdn": number}, headers=WRITER
+        )
+        assert response.status_code == 201, response.text
+    async with client.app.state.platform.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.subject) == "complaints.complaint.follow_up_requested")
+            .order_by(col(OutboxMessage.id))
+        )
+        refs = [json.loads(row.payload)["data"]["customer_ref"] for row in rows]
+    assert refs[0] == refs[1] != refs[2]  # one customer twice, then another
+    assert "91234567" not in json.dumps(refs)
+    key = client.app.state.platform.settings.customer_ref_secret
+    assert key
+    assert refs[0] == hmac.new(key.encode(), b"+85291234567", hashlib.sha256).hexdigest()[:32]
+    assert refs[0] != hashlib.sha256(b"+85291234567").hexdigest()[:32]  # not reversible by trying numbers

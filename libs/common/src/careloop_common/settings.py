@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     nats_url: str = DEFAULT_NATS_URL
     nats_connect_timeout_s: float = 2.0
     principal_secret: str = Field(default="", description="HMAC key the gateway signs principals with")
+    customer_ref_secret: str = Field(
+        default="", description="HMAC key of customer pseudonyms (customer_ref); the same on every service"
+    )
     log_level: str = "INFO"
     log_json: bool = True
     tracing: bool = Field(default=False, description="trace even without an OTLP endpoint")
@@ -85,6 +88,10 @@ class ServiceSettings(BaseSettings):
             stored = careloop_home() / "principal-secret"
             if stored.exists():
                 self.principal_secret = stored.read_text().strip()
+        if not self.customer_ref_secret:
+            # Made once per CARELOOP_HOME so every local service derives the same pseudonyms; a
+            # deployment sets CARELOOP_CUSTOMER_REF_SECRET on every service instead.
+            self.customer_ref_secret = stored_secret("customer-ref-secret", "CARELOOP_CUSTOMER_REF_SECRET")
 
     @classmethod
     def settings_customise_sources(

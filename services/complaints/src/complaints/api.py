@@ -45,7 +45,9 @@ async def file_complaint(
         prior = await idempotency.replay(session, principal.subject, idempotency_key, print_)
         if prior is not None:
             return JSONResponse(prior[1], status_code=prior[0])
-    complaint, token = await service.file_complaint(session, body, principal, state.source)
+    complaint, token = await service.file_complaint(
+        session, body, principal, state.source, state.settings.customer_ref_secret
+    )
     public = ComplaintPublic.model_validate(complaint).model_dump()
     out = ComplaintFiled(**public, tracking_token=token).model_dump(mode="json")
     if idempotency_key:
@@ -91,7 +93,9 @@ async def file_portal_complaint(
     """File a complaint as a customer; the answer holds the tracking token that follows it."""
     # Portal complaints belong to the care team's queue, not to whoever holds a token.
     on_portal = principal.model_copy(update={"subject": "portal"})
-    complaint, token = await service.file_complaint(session, body, on_portal, state.source)
+    complaint, token = await service.file_complaint(
+        session, body, on_portal, state.source, state.settings.customer_ref_secret
+    )
     return PortalReceipt(
         reference=complaint.reference,
         status=complaint.status,

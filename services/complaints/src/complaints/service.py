@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 
@@ -32,9 +33,12 @@ def new_tracking_token() -> tuple[str, str]:
     return token, tracking_hash(token)
 
 
-def customer_ref(msisdn: str) -> str:
-    """Return a stable pseudonym of a customer for other services to count people without numbers."""
-    return hashlib.sha256(f"careloop-customer:{msisdn}".encode()).hexdigest()[:32]
+def customer_ref(msisdn: str, key: str) -> str:
+    """Return a stable pseudonym of a customer for other services to count people without numbers.
+
+    Keyed (HMAC): a bare hash of a phone number is reversed by trying every number.
+    """
+    return hmac.new(key.encode(), msisdn.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def tracking_hash(token: str) -> str:
@@ -50,7 +54,7 @@ def tracking_hash_of(principal: Principal) -> str | None:
 
 
 async def file_complaint(
-    session: AsyncSession, data: ComplaintCreate, by: Principal, source: str
+    session: AsyncSession, data: ComplaintCreate, by: Principal, source: str, customer_key: str
 ) -> tuple[Complaint, str]:
     """File a complaint, owned by whoever took it, and announce it (and any follow-up) via the outbox.
 
@@ -94,7 +98,7 @@ async def file_complaint(
                 lng=complaint.lng,
                 symptoms=complaint.symptoms,
                 network=complaint.network,
-                customer_ref=customer_ref(complaint.msisdn),
+                customer_ref=customer_ref(complaint.msisdn, customer_key),
                 requested_at=now,
             ),
             source=source,
