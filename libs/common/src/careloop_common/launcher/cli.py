@@ -57,6 +57,9 @@ def up(
 async def _up(home: Path, *, load_demo_data: bool, quiet: bool) -> int:
     admin_key = stored_secret("admin-api-key", "CARELOOP_ADMIN_API_KEY", home)
     principal_secret = stored_secret("principal-secret", "CARELOOP_PRINCIPAL_SECRET", home)
+    # Made here, before any service starts, so they cannot race to create different ones.
+    stored_secret("customer-ref-secret", "CARELOOP_CUSTOMER_REF_SECRET", home)
+    stored_secret("token-secret", "GATEWAY_TOKEN_SECRET", home)
     supervisor = Supervisor(home=home, env={}, console=console, quiet=quiet)
     stop = asyncio.Event()
     install_stop_signals(
