@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jwt
 from fastapi import Depends, Request
@@ -91,10 +91,20 @@ async def current_principal(request: Request) -> Principal:
     return verify_principal(token, secret)
 
 
-def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """Build a dependency that admits a principal holding every one of ``scopes``."""
+def require_scopes(
+    *scopes: str, source: Callable[..., Awaitable[Principal | None]] = current_principal
+) -> Callable[..., Awaitable[Principal]]:
+    """Build a dependency that admits a principal holding every one of ``scopes``.
 
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    ``source`` finds the principal: in services the forwarded header; the gateway passes the one
+    its edge admitted.
+    """
+
+    # A default, not Annotated: with postponed annotations a local name like ``source`` cannot be
+    # resolved from the signature's text.
+    async def check(principal: Principal | None = Depends(source)) -> Principal:
+        if principal is None:
+            raise ProblemError(401, "unauthorized", "credentials required")
         missing = [s for s in scopes if not principal.has_scope(s)]
         if missing:
             raise ProblemError(

@@ -422,7 +422,7 @@ async def hotspot_query(
         group=group,
         by=by,
         limit=limit,
-        district_id=None if district_id is None else hotspots.check_district(grid, district_id),
+        district_id=None if district_id is None else grid.check_district(district_id),
     )
 
 
@@ -456,7 +456,7 @@ async def hotspot_trends(
 ) -> HotSpotTrends:
     """Count complaints and customers per week (Monday UTC) for an area, a district or the network."""
     area = None if area_id is None else grid.check_area(area_id)
-    district = None if district_id is None else hotspots.check_district(grid, district_id)
+    district = None if district_id is None else grid.check_district(district_id)
     weekly = await hotspots.trends(session, weeks=weeks, until=until, area_id=area, district_id=district)
     return HotSpotTrends(
         area_id=area, district_id=district, weeks=[HotSpotTrendWeek.model_validate(w) for w in weekly]
@@ -477,7 +477,6 @@ async def hotspot_geojson(session: SessionDep, _: Reader, query: HotSpotQueryDep
 # --- imports ----------------------------------------------------------------------------------------
 
 
-ImportWriter = Writer
 ImporterDep = Annotated[imports.Importer, Depends(imports.importer_of)]
 Filename = Annotated[str | None, Query(max_length=300, description="the file's name, kept with the job")]
 
@@ -518,7 +517,7 @@ async def import_cell_sites(
     request: Request,
     response: Response,
     importer: ImporterDep,
-    principal: ImportWriter,
+    principal: Writer,
     filename: Filename = None,
 ) -> ImportJobPublic:
     """Accept a cell-site file and import it in the background; follow the job at Location."""
@@ -548,7 +547,7 @@ async def import_coverage_polygons(
     request: Request,
     response: Response,
     importer: ImporterDep,
-    principal: ImportWriter,
+    principal: Writer,
     filename: Filename = None,
 ) -> ImportJobPublic:
     """Accept a coverage-polygon file and import it in the background; follow the job at Location."""

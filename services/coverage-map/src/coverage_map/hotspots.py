@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from careloop_common.db import utcnow
 from careloop_common.errors import ProblemError
 from coverage_map import repository
-from coverage_map.service import HIGH_VALUE_CLASSES, Grid
+from coverage_map.service import HIGH_VALUE_CLASSES
 
 Group = Literal["area", "district"]
 RankBy = Literal["complaints", "customers", "high_value", "weak"]
@@ -61,11 +61,6 @@ def period(since: datetime | None, until: datetime | None, now: datetime | None 
     if start >= end:
         raise _invalid(f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
     return Period(start, end)
-
-
-def check_district(grid: Grid, district_id: str) -> str:
-    """Return a valid district id at this grid's resolution, or raise a 404 problem: no such district."""
-    return grid.check_district(district_id)
 
 
 # --- ranking --------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ async def set_level(
             observed_at=at or utcnow(),
             recorded_by=by,
         )
-        session.add(current)
+        await repository.add(session, current)
         return True
     changed = current.level != level
     current.level, current.source, current.source_ref = level, source, source_ref
@@ -475,7 +475,7 @@ async def redraft_wording(session: AsyncSession, area: Area, by: Principal) -> l
             row = AreaWording(
                 area_id=area.id, language=language, draft_text=text, updated_by=by.subject, updated_at=now
             )
-            session.add(row)
+            await repository.add(session, row)
         else:
             row.draft_text, row.updated_by, row.updated_at = text, by.subject, now
         out.append(row)
@@ -494,7 +494,7 @@ async def edit_wording(
         row = AreaWording(
             area_id=area_id, language=language, draft_text=text, updated_by=by.subject, updated_at=now
         )
-        session.add(row)
+        await repository.add(session, row)
     else:
         row.draft_text, row.updated_by, row.updated_at = text, by.subject, now
     await session.flush()
@@ -545,7 +545,7 @@ async def name_district(
     district = await repository.get_district(session, district_id)
     if district is None:
         district = District(id=district_id, names=dict(names), updated_at=utcnow())
-        session.add(district)
+        await repository.add(session, district)
     else:
         district.names = {**district.names, **names}
         district.updated_at = utcnow()

@@ -3,7 +3,6 @@ everything else is forwarded to the service that owns the path, or to the web pa
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from careloop_common.app import PlatformDep, SessionDep
-from careloop_common.auth import PRINCIPAL_HEADER, Principal, PrincipalSigner
+from careloop_common.auth import PRINCIPAL_HEADER, Principal, PrincipalSigner, require_scopes
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
 from careloop_common.inputs import NO_NUL, Limit, Offset, PathId
 from careloop_common.telemetry import request_id_var
@@ -58,26 +57,10 @@ async def caller(request: Request) -> Principal | None:
     return admitted(request)
 
 
-def gateway_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """Require an admitted principal holding every one of ``scopes`` (checked again after the edge)."""
-
-    async def check(principal: Annotated[Principal | None, Depends(caller)]) -> Principal:
-        if principal is None:
-            raise ProblemError(401, "unauthorized", "credentials required")
-        missing = [s for s in scopes if not principal.has_scope(s)]
-        if missing:
-            raise ProblemError(
-                403, "forbidden", f"missing scope: {', '.join(missing)}", required_scopes=missing
-            )
-        return principal
-
-    check.careloop_scopes = scopes  # type: ignore[attr-defined]
-    return check
-
-
-Admin = Annotated[Principal, Depends(gateway_scopes("gateway:admin"))]
-AnyCaller = Annotated[Principal, Depends(gateway_scopes())]
-FeedWriter = Annotated[Principal, Depends(gateway_scopes("feeds:write"))]
+# Checked again after the edge middleware admitted the caller (defence in depth).
+Admin = Annotated[Principal, Depends(require_scopes("gateway:admin", source=caller))]
+AnyCaller = Annotated[Principal, Depends(require_scopes(source=caller))]
+FeedWriter = Annotated[Principal, Depends(require_scopes("feeds:write", source=caller))]
 
 
 def authenticator(request: Request) -> Authenticator:
