@@ -166,14 +166,15 @@ SCOPES: dict[str, str] = {
     "campaigns:write": "draft and run care campaigns",
     "campaigns:approve": "approve or reject campaign plans",
     "contact:read": "read messages, calls and delivery status",
-    "contact:write": "send messages and place calls, manage opt-outs",
+    "contact:write": "send messages and place calls, manage opt-outs and templates",
+    "contact:dial": "take calls from the agents' dialer queue and record their outcomes",
     "feeds:write": "ingest operator feed events",
     "gateway:admin": "manage API keys and staff users",
 }
 
 # What each staff role may do. Admin holds every scope.
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    "agent": ("complaints:read", "complaints:write", "coverage:read", "contact:read"),
+    "agent": ("complaints:read", "complaints:write", "coverage:read", "contact:read", "contact:dial"),
     "engineer": ("coverage:read", "coverage:write", "complaints:read"),
     "marketer": ("campaigns:read", "campaigns:write", "contact:read", "coverage:read"),
     "supervisor": (
@@ -184,6 +185,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "campaigns:read",
         "campaigns:approve",
         "contact:read",
+        "contact:dial",
     ),
     "admin": ("*",),
 }

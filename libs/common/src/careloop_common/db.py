@@ -119,9 +119,28 @@ def create_session_factory(
 
     if after_commit is not None:
         event.listen(CareloopSession, "after_commit", after_commit)
+    event.listen(CareloopSession, "after_commit", _run_commit_callbacks)
+    event.listen(CareloopSession, "after_rollback", _forget_commit_callbacks)
     return async_sessionmaker(
         engine, expire_on_commit=False, autoflush=True, sync_session_class=CareloopSession
     )
+
+
+def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's current transaction commits (never if it rolls back).
+
+    For waking background work that should see the rows just written, not race ahead of them.
+    """
+    session.info.setdefault("on_commit", []).append(callback)
+
+
+def _run_commit_callbacks(session: Session) -> None:
+    for callback in session.info.pop("on_commit", []):
+        callback()
+
+
+def _forget_commit_callbacks(session: Session) -> None:
+    session.info.pop("on_commit", None)
 
 
 @asynccontextmanager

@@ -121,6 +121,11 @@ class ConsumerRunner:
             span.set_attribute("messaging.message.id", event.id)
             try:
                 applied = await self.apply(event, payload)
+            except MalformedEvent as exc:
+                # The handler says no retry can make this message acceptable: park it at once.
+                span.record_exception(exc)
+                await self._dead_letter(message, str(exc))
+                return
             except Exception as exc:
                 span.record_exception(exc)
                 await self._retry_or_dead_letter(message, exc)

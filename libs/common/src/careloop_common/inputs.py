@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import phonenumbers
 from fastapi import Path, Query
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 # Any text but NUL; a JSON Schema pattern as well, so clients and generated tests know it.
 NO_NUL = r"^[^\x00]*$"
@@ -44,3 +45,28 @@ def _rfc3339(value: object) -> object:
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 """A date-time field or parameter: RFC 3339 text only (pydantic alone would also take 0.5)."""
+
+
+def to_e164(value: str) -> str:
+    """Validate a phone number given in international form and return it as E.164."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number in international form, e.g. +85291234567") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+MSISDN = Annotated[
+    str,
+    Field(
+        min_length=4,
+        max_length=32,
+        examples=["+85291234567"],
+        description="a phone number in international form; answered in E.164",
+        json_schema_extra={"format": "phone"},
+    ),
+    AfterValidator(to_e164),
+]
+"""A customer's phone number: any international form in, E.164 out (``format: phone`` in the schema)."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict, JsonValue
 
-from careloop_common.inputs import Text
+from careloop_common.inputs import MSISDN, Text
 
 
 class Category(StrEnum):
@@ -54,30 +53,6 @@ class Network(StrEnum):
     g3 = "3G"
     g4 = "4G"
     g5 = "5G"
-
-
-def to_e164(value: str) -> str:
-    """Validate a phone number given in international form and return it as E.164."""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number in international form, e.g. +85291234567") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-MSISDN = Annotated[
-    str,
-    Field(
-        min_length=4,
-        max_length=32,
-        examples=["+85291234567"],
-        description="a phone number in international form; answered in E.164",
-        json_schema_extra={"format": "phone"},
-    ),
-    AfterValidator(to_e164),
-]
 
 
 def _given(*names: str) -> JsonDict:

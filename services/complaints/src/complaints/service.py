@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import uuid
 
@@ -13,6 +12,7 @@ from careloop_common.auth import Principal
 from careloop_common.db import utcnow
 from careloop_common.events.complaints import ComplaintFiledV1, FollowUpRequestedV1
 from careloop_common.outbox import publish_later
+from careloop_common.pseudonyms import customer_ref
 from complaints import repository
 from complaints.models import Complaint
 from complaints.schemas import ComplaintCreate, CustomerView
@@ -31,14 +31,6 @@ def new_tracking_token() -> tuple[str, str]:
     """Return an unguessable tracking token for the customer and the hash we keep of it."""
     token = TRACKING_PREFIX + secrets.token_urlsafe(24)
     return token, tracking_hash(token)
-
-
-def customer_ref(msisdn: str, key: str) -> str:
-    """Return a stable pseudonym of a customer for other services to count people without numbers.
-
-    Keyed (HMAC): a bare hash of a phone number is reversed by trying every number.
-    """
-    return hmac.new(key.encode(), msisdn.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def tracking_hash(token: str) -> str:

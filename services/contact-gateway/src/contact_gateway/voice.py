@@ -188,6 +188,11 @@ class AriVoicePlatform:
         """Tell whether the events WebSocket is open, i.e. whether outcomes can be heard."""
         return self._ws is not None and not self._ws.closed
 
+    @property
+    def in_flight(self) -> int:
+        """Return how many calls wait for their outcome."""
+        return len(self._calls)
+
     async def start(self, on_result: ResultHandler) -> None:
         """Open the events WebSocket and keep it open in the background; return after the first attempt.
 

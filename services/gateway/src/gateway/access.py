@@ -47,7 +47,7 @@ def _group(prefix: str, upstream: str | None, read: set[str], write: set[str], *
 
 
 _COMPLAINTS = ({"complaints:read"}, {"complaints:write", "complaints:supervise"})
-_CONTACT = ({"contact:read"}, {"contact:write"})
+_CONTACT = ({"contact:read"}, {"contact:write", "contact:dial"})
 
 # Most specific prefix first: the first group that owns a path decides.
 ROUTE_GROUPS: tuple[RouteGroup, ...] = (

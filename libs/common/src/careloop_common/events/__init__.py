@@ -3,7 +3,7 @@
 Importing this package registers every contract, so any consumer can decode any event type.
 """
 
-from careloop_common.events import complaints, coverage
+from careloop_common.events import complaints, contact, coverage
 from careloop_common.events.envelope import (
     CloudEvent,
     EventContract,
@@ -20,6 +20,7 @@ __all__ = [
     "EventContract",
     "MalformedEvent",
     "complaints",
+    "contact",
     "contract",
     "contract_for",
     "coverage",

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from careloop_common.launcher.demo import DEMO_PASSWORD, DEMO_USERS, DemoDataError, load_demo
-from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, Part, part_named
+from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, STAND_INS, Part, part_named
 from careloop_common.launcher.supervisor import LaunchError, Supervisor, child_env, install_stop_signals
 from careloop_common.settings import ServiceSettings, careloop_home, stored_secret
 
@@ -73,6 +73,14 @@ async def _up(home: Path, *, load_demo_data: bool, quiet: bool) -> int:
         nats_url = await supervisor.start_nats()
         console.print(f"[dim]nats-server on {nats_url} (data in {home / 'nats'})[/]")
         supervisor.env = child_env(home, nats_url, principal_secret, admin_key)
+        stand_ins = tuple(s for s in STAND_INS if s.wanted)
+        for stand_in in stand_ins:
+            await supervisor.start_part(stand_in)
+            supervisor.env.update(stand_in.wiring)
+            console.print(
+                f"[dim]{stand_in.name} stand-in on port {stand_in.port} ({stand_in.replaced_by} unset)[/]"
+            )
+        await _until_stopped(supervisor.wait_listening(stand_ins), stop)
         for part in SERVICES:
             await supervisor.start_part(part)
         await _until_stopped(supervisor.wait_ready(SERVICES), stop)

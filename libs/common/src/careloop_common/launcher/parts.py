@@ -66,6 +66,59 @@ GATEWAY = Part("gateway", "gateway", "GATEWAY_", 8080, "bright_white")
 ALL_PARTS: tuple[Part, ...] = (*SERVICES, GATEWAY)
 
 
+@dataclass(frozen=True)
+class StandIn(Part):
+    """A stand-in for a system outside careloop (an SMSC, a voice platform), started for the demo
+    only while the variable that would point careloop at the real one is unset."""
+
+    module: str = ""
+    replaced_by: str = ""  # the variable naming the real system
+    url_template: str = ""  # what ``replaced_by`` is set to for the stand-in
+    options: tuple[str, ...] = ()
+
+    @property
+    def wanted(self) -> bool:
+        """Say whether to start it: no real system is configured."""
+        return not os.environ.get(self.replaced_by)
+
+    @property
+    def wiring(self) -> dict[str, str]:
+        """Return the variables that point careloop at this stand-in."""
+        return {self.replaced_by: self.url_template.format(port=self.port)}
+
+    def command(self, python: str) -> list[str]:
+        """Return the command line that runs this stand-in."""
+        return [python, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), *self.options]
+
+
+STAND_INS: tuple[StandIn, ...] = (
+    StandIn(
+        "smsc",
+        "",
+        "CARELOOP_SMSC_",
+        2775,
+        "bright_black",
+        has_database=False,
+        module="contact_gateway.standins.smsc",
+        replaced_by="CONTACT_SMSC_URLS",
+        url_template="smpp://careloop:careloop@127.0.0.1:{port}?window=10&throughput=200",
+        options=("--receipt-delay", "1.5", "--keep", "10000"),
+    ),
+    StandIn(
+        "voice",
+        "",
+        "CARELOOP_VOICE_",
+        8088,
+        "bright_black",
+        has_database=False,
+        module="contact_gateway.standins.ari",
+        replaced_by="CONTACT_VOICE_URL",
+        url_template="ari://careloop:careloop@127.0.0.1:{port}?app=careloop",
+        options=("--ring-s", "2"),
+    ),
+)
+
+
 def part_named(name: str) -> Part:
     """Return a part by name, or raise KeyError listing the names."""
     for part in ALL_PARTS:

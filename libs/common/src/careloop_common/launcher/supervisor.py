@@ -19,7 +19,16 @@ import psutil
 from rich.console import Console
 from rich.text import Text
 
-from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, Part, external_nats_url, nats_port
+from careloop_common.launcher.parts import (
+    ALL_PARTS,
+    GATEWAY,
+    SERVICES,
+    STAND_INS,
+    Part,
+    StandIn,
+    external_nats_url,
+    nats_port,
+)
 from careloop_common.natsserver import NatsServer, nats_server_binary, port_open
 
 PR_SET_PDEATHSIG = 1
@@ -90,7 +99,8 @@ class Supervisor:
 
     def check_ports(self) -> None:
         """Fail early, naming the variable to change, when a port we need is taken."""
-        wanted = [(p.name, p.host, p.port, f"{p.env_prefix}PORT") for p in ALL_PARTS]
+        parts = [*ALL_PARTS, *(s for s in STAND_INS if s.wanted)]
+        wanted = [(p.name, p.host, p.port, f"{p.env_prefix}PORT") for p in parts]
         if not external_nats_url():
             wanted.append(("nats", "127.0.0.1", nats_port(), "CARELOOP_NATS_PORT"))
         busy = [w for w in wanted if port_open("127.0.0.1" if w[1] in ("0.0.0.0", "::") else w[1], w[2])]
@@ -134,18 +144,33 @@ class Supervisor:
         self._record_pids()
         return child
 
+    async def wait_listening(self, stand_ins: tuple[StandIn, ...], timeout_s: float = 30.0) -> None:
+        """Wait until every stand-in accepts connections, failing fast if one exits."""
+        deadline = time.monotonic() + timeout_s
+        pending = list(stand_ins)
+        while pending:
+            self._fail_on_exit()
+            pending = [s for s in pending if not port_open("127.0.0.1", s.port)]
+            if pending and time.monotonic() > deadline:
+                raise LaunchError(
+                    f"not listening after {timeout_s:.0f}s: {', '.join(s.name for s in pending)}"
+                )
+            if pending:
+                await asyncio.sleep(0.1)
+
+    def _fail_on_exit(self) -> None:
+        for child in self.children:
+            if child.process.returncode is not None:
+                tail = "\n".join(child.tail[-15:])
+                raise LaunchError(f"{child.name} exited with code {child.process.returncode}:\n{tail}")
+
     async def wait_ready(self, parts: tuple[Part, ...], timeout_s: float = 90.0) -> None:
         """Wait until every part answers /readyz with 200, failing fast if one exits."""
         deadline = time.monotonic() + timeout_s
         pending = {p.name: p for p in parts}
         async with httpx.AsyncClient(timeout=2) as client:
             while pending:
-                for child in self.children:
-                    if child.process.returncode is not None:
-                        tail = "\n".join(child.tail[-15:])
-                        raise LaunchError(
-                            f"{child.name} exited with code {child.process.returncode}:\n{tail}"
-                        )
+                self._fail_on_exit()
                 for name, part in list(pending.items()):
                     with contextlib.suppress(httpx.HTTPError):
                         if (await client.get(f"{part.url}/readyz")).status_code == 200:

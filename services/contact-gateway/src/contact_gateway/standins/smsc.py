@@ -47,6 +47,7 @@ from contact_gateway.encoding import (
 log = logging.getLogger("contact_gateway.standins.smsc")  # not __name__: that is "__main__" under -m
 
 _LOG_EVERY = 1_000
+_FLUSH_BEFORE_DROP_S = 0.1
 _UNBIND_TIMEOUT_S = 1.0
 _SUCCESSFUL_STATES = {DELIVRD, ACCEPTD, ENROUTE}
 
@@ -107,6 +108,8 @@ class SmscStandIn:
         self._failing: dict[str, int] = {}
         self._receipt_states: dict[str, str] = {}
         self._drop_next_bind = False
+        # Sessions being dropped, with the submits that arrived on them meanwhile (never answered).
+        self._dropping: dict[str, list[smpp34.SubmitSmEvent]] = {}
         self._held_receipts: dict[str, deque[Submitted]] = {}
         self._tokens = float("inf")
         self._refilled_at = time.monotonic()
@@ -247,6 +250,10 @@ class SmscStandIn:
 
     async def _on_submit(self, event: smpp34.SubmitSmEvent) -> None:
         """Drop the bind, reject, or accept (with a receipt when one is asked for)."""
+        if event.session_id in self._dropping:
+            # A connection going down takes nothing more: like bytes lost with a reset socket.
+            self._dropping[event.session_id].append(event)
+            return
         if self._drop_next_bind:
             self._drop_next_bind = False
             self._spawn(self._drop_session(event))
@@ -398,9 +405,17 @@ class SmscStandIn:
 
         Dropping the event earlier would make smpp34 answer it with ESME_RSYSERR while the bind lives.
         """
-        esme = self._esmes.get(event.session_id)
-        if esme is not None:
-            await self._unbind(esme)
+        self._dropping[event.session_id] = [event]
+        try:
+            # Let the answers to what it already took reach the wire first: smpp34 would otherwise
+            # send the unbind ahead of queued submit_sm_resps, and an ESME cannot tell those
+            # (taken, answer lost) from submits that never arrived.
+            await asyncio.sleep(_FLUSH_BEFORE_DROP_S)
+            esme = self._esmes.get(event.session_id)
+            if esme is not None:
+                await self._unbind(esme)
+        finally:
+            self._dropping.pop(event.session_id, None)
 
     async def _unbind(self, esme: smpp34.Esme) -> None:
         """Unbind a session, giving up after a short wait if the ESME does not answer."""

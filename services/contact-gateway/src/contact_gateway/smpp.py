@@ -1,0 +1,330 @@
+"""SMSC connectors: SMPP 3.4 transceiver binds with keep-alive, reconnect, a submit window, a rate
+limit and failover between the SMSCs listed in ``CONTACT_SMSC_URLS``.
+
+The protocol itself (framing, sequence numbers, enquire_link timers, the codec) is smpp34's Rust
+core; this module decides when to bind, how fast to send, and what an answer means for a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import smpp34
+
+log = logging.getLogger(__name__)
+
+# SMPP command_status values worth another try (on this or another SMSC); anything else is final.
+TRANSIENT_STATUSES = frozenset(
+    {
+        0x00000008,  # ESME_RSYSERR: system error
+        0x00000014,  # ESME_RMSGQFUL: message queue full
+        0x00000058,  # ESME_RTHROTTLED: throttling error
+        0x00000064,  # ESME_RX_T_APPN: temporary application error
+    }
+)
+STATUS_NAMES = {
+    0x00000001: "ESME_RINVMSGLEN",
+    0x00000008: "ESME_RSYSERR",
+    0x0000000A: "ESME_RINVSRCADR",
+    0x0000000B: "ESME_RINVDSTADR",
+    0x00000014: "ESME_RMSGQFUL",
+    0x00000045: "ESME_RSUBMITFAIL",
+    0x00000058: "ESME_RTHROTTLED",
+    0x00000064: "ESME_RX_T_APPN",
+    0x00000065: "ESME_RX_P_APPN",
+}
+
+DeliverHandler = Callable[[str, smpp34.DeliverSmEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SmscConfig:
+    """One SMSC to bind to, read from an ``smpp://`` URL."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    throughput: float = 0.0  # submit_sm per second; 0: as fast as the window allows
+    window: int = 10
+    source: str = ""
+    response_timeout_s: float = 10.0
+
+    @classmethod
+    def parse(cls, url: str) -> SmscConfig:
+        """Read ``smpp://user:pass@host:2775?throughput=100&window=10&source=1000&system_type=``."""
+        parts = urlsplit(url.strip())
+        if parts.scheme != "smpp" or not parts.hostname:
+            raise ValueError(f"not an smpp://user:pass@host:port URL: {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        port = parts.port or 2775
+        # SMPP 3.4 fields are C-strings of fixed maximum size; smpp34 fails a bind past them.
+        if len(unquote(parts.username or "")) > 15 or len(unquote(parts.password or "")) > 8:
+            raise ValueError(
+                f"SMPP system_id is at most 15 characters and password at most 8: {parts.hostname}"
+            )
+        return cls(
+            name=query.get("name", f"{parts.hostname}:{port}"),
+            host=parts.hostname,
+            port=port,
+            system_id=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            system_type=query.get("system_type", ""),
+            throughput=float(query.get("throughput", 0)),
+            window=max(1, int(query.get("window", 10))),
+            source=query.get("source", ""),
+            response_timeout_s=float(query.get("timeout", 10)),
+        )
+
+
+def parse_urls(text: str) -> list[SmscConfig]:
+    """Read a comma-separated list of SMSC URLs, in failover order."""
+    return [SmscConfig.parse(url) for url in text.split(",") if url.strip()]
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What one submit_sm came to."""
+
+    connector: str
+    message_id: str | None = None
+    status: int | None = None  # the SMPP command_status, when the SMSC answered with an error
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Say whether the SMSC took the part."""
+        return self.message_id is not None
+
+
+class RateLimiter:
+    """Spaces calls evenly to at most ``rate`` per second (0: no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when the next call may go."""
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class Connector:
+    """One bound (or binding) session with an SMSC."""
+
+    config: SmscConfig
+    reconnect_max_s: float = 30.0
+    submitted: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    _session: smpp34.Smsc | None = None
+    _client: smpp34.Client | None = None
+    _bound: asyncio.Event = field(default_factory=asyncio.Event)
+    _in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._window = asyncio.Semaphore(self.config.window)
+        self._rate = RateLimiter(self.config.throughput)
+
+    @property
+    def name(self) -> str:
+        """Return the connector's name (host:port unless the URL names it)."""
+        return self.config.name
+
+    @property
+    def bound(self) -> bool:
+        """Say whether the session is bound now."""
+        return self._session is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many submits wait for their response."""
+        return self._in_flight
+
+    async def wait_bound(self, timeout_s: float) -> bool:
+        """Wait until bound, at most ``timeout_s``; say whether it is."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._bound.wait(), timeout_s)
+        return self.bound
+
+    async def run(self, on_deliver: DeliverHandler) -> None:
+        """Bind, read deliver_sm until the bind drops, and bind again with backoff, until cancelled."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._bind()
+                backoff = 0.5
+                await self._read(on_deliver)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a refused connection or bind, a broken session
+                self.last_error = str(exc)
+                log.warning("smsc %s: %s; binding again in %.1fs", self.name, exc, backoff)
+            finally:
+                self._unbound()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.reconnect_max_s)
+
+    async def _bind(self) -> None:
+        config = self.config
+        self._client = smpp34.Client(
+            config.host,
+            config.port,
+            config.system_id,
+            config.password,
+            bind_type="TRX",
+            system_type=config.system_type,
+            window_size=config.window,
+            connect_timeout_ms=5000,
+        )
+        self._session = await self._client.connect()
+        self._bound.set()
+        log.info("smsc %s: bound as %s (window %d)", self.name, config.system_id, config.window)
+
+    async def _read(self, on_deliver: DeliverHandler) -> None:
+        session = self._session
+        assert session is not None
+        while True:
+            event = await session.next()
+            if isinstance(event, smpp34.Disconnected):
+                self.last_error = "the SMSC closed the session"
+                log.warning("smsc %s: session closed", self.name)
+                return
+            try:
+                await on_deliver(self.name, event)
+            except Exception:
+                log.exception("smsc %s: handling a deliver_sm failed", self.name)
+
+    def _unbound(self) -> None:
+        self._session = None
+        self._bound.clear()
+        client, self._client = self._client, None
+        if client is not None:
+            # smpp34 hands back a future, not a coroutine; release the old client in the background.
+            stopping = asyncio.ensure_future(client.stop())
+            stopping.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+
+    async def stop(self) -> None:
+        """Unbind politely."""
+        session, client = self._session, self._client
+        self._session = None
+        self._bound.clear()
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.unbind(), 2)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.stop(), 2)
+
+    async def submit(
+        self,
+        destination: str,
+        body: bytes,
+        *,
+        source: str,
+        data_coding: int,
+        esm_class: int,
+        priority_flag: int = 0,
+        validity_period: str = "",
+    ) -> SubmitOutcome:
+        """Send one submit_sm within the window and the rate limit, and say what came of it."""
+        async with self._window:
+            session = self._session
+            if session is None:
+                return SubmitOutcome(self.name, error="not bound", transient=True)
+            await self._rate.wait()
+            self._in_flight += 1
+            try:
+                response = await asyncio.wait_for(
+                    session.submit_sm(
+                        destination,
+                        body,
+                        source_addr=source or self.config.source,
+                        source_addr_ton=5 if source and not source.isdigit() else 0,
+                        dest_addr_ton=1,
+                        dest_addr_npi=1,
+                        data_coding=data_coding,
+                        esm_class=esm_class,
+                        priority_flag=priority_flag,
+                        validity_period=validity_period,
+                        registered_delivery=1,
+                    ),
+                    self.config.response_timeout_s,
+                )
+            except TimeoutError:
+                # The SMSC may have taken it; retrying risks a duplicate, not retrying risks a loss.
+                # We retry: a customer getting a notice twice is better than never.
+                return self._failed("no submit_sm_resp in time")
+            except smpp34.SmppError as exc:
+                return self._failed(f"session error: {exc}")
+            finally:
+                self._in_flight -= 1
+        if response.is_success and response.message_id:
+            self.submitted += 1
+            return SubmitOutcome(self.name, message_id=response.message_id)
+        status = response.command_status
+        self.failures += 1
+        return SubmitOutcome(
+            self.name,
+            status=status,
+            error=STATUS_NAMES.get(status, f"command_status 0x{status:08X}"),
+            transient=status in TRANSIENT_STATUSES,
+        )
+
+    def _failed(self, error: str) -> SubmitOutcome:
+        self.failures += 1
+        self.last_error = error
+        return SubmitOutcome(self.name, error=error, transient=True)
+
+
+class ConnectorPool:
+    """The SMSCs in failover order: the first bound one takes the traffic."""
+
+    def __init__(self, configs: list[SmscConfig]) -> None:
+        self.connectors = [Connector(config) for config in configs]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, on_deliver: DeliverHandler) -> None:
+        """Start binding every connector in the background."""
+        self._tasks = [asyncio.create_task(c.run(on_deliver), name=f"smsc-{c.name}") for c in self.connectors]
+
+    async def stop(self) -> None:
+        """Stop every connector."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in self.connectors), return_exceptions=True)
+
+    @property
+    def any_bound(self) -> bool:
+        """Say whether at least one SMSC is bound."""
+        return any(c.bound for c in self.connectors)
+
+    def pick(self, avoid: str | None = None) -> Connector | None:
+        """Return the first bound connector (other than ``avoid`` when there is a choice)."""
+        bound = [c for c in self.connectors if c.bound]
+        preferred = [c for c in bound if c.name != avoid]
+        choice = preferred or bound
+        return choice[0] if choice else None
+
+    def get(self, name: str) -> Connector | None:
+        """Return a connector by name."""
+        return next((c for c in self.connectors if c.name == name), None)

@@ -1,0 +1,218 @@
+# ruff: noqa: RUF001 - Chinese text and full-width letters on purpose
+"""The SMS path end to end against an SMSC stand-in speaking SMPP 3.4 on a socket: encodings,
+concatenation, receipts (also before their submit_sm_resp), throttling, a bind dropped mid-send,
+permanent errors, failover, replies with STOP/START. Nothing lost, nothing sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from smpp34._smpp34 import ESME_RINVDSTADR
+
+from careloop_common.natsserver import free_port
+from careloop_common.testing import auth_headers, running_app, service_settings
+from contact_gateway.main import create_app
+from contact_gateway.settings import ContactGatewaySettings
+from contact_gateway.standins.smsc import SmscStandIn
+
+HK = "+85291234567"
+CHINESE_300 = ("您好！本區網絡優化工程將於本月完成，期間通話可能受影響，敬請見諒。" * 10)[:300]
+
+
+def writer() -> dict[str, str]:
+    return auth_headers("contact:read", "contact:write", subject="care-desk")
+
+
+@dataclass
+class Stack:
+    client: httpx.AsyncClient
+    smsc: SmscStandIn
+    backup: SmscStandIn
+
+
+def smsc_url(port: int, **query: Any) -> str:
+    extra = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"smpp://careloop:secret@127.0.0.1:{port}?window=10&{extra}"
+
+
+@pytest.fixture
+async def stack(database_url: str, nats_url: str) -> AsyncIterator[Stack]:
+    primary, backup = SmscStandIn(port=free_port(), receipt_delay_s=0.05), SmscStandIn(port=free_port())
+    async with primary, backup:
+        settings = service_settings(
+            ContactGatewaySettings,
+            database_url,
+            nats_url,
+            smsc_urls=f"{smsc_url(primary.port)},{smsc_url(backup.port)}",
+            quiet_hours={"service": "", "care": ""},
+            dispatch_poll_s=0.05,
+            retry_base_s=0.2,
+            receipt_match_s=0.3,
+        )
+        async with running_app(create_app(settings)) as client:
+            yield Stack(client, primary, backup)
+
+
+async def send(
+    client: httpx.AsyncClient, key: str, text: str, msisdn: str = HK, **extra: Any
+) -> dict[str, Any]:
+    body = {"msisdn": msisdn, "purpose": "service", "text": text, **extra}
+    response = await client.post(
+        "/contact/v1/requests", json=body, headers={**writer(), "Idempotency-Key": key}
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def until(
+    client: httpx.AsyncClient, request_id: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 15
+) -> dict[str, Any]:
+    """Poll a request until ``done`` holds, and return it."""
+    body: dict[str, Any] = {}
+    for _ in range(int(timeout_s / 0.05)):
+        body = (await client.get(f"/contact/v1/requests/{request_id}", headers=writer())).json()
+        if done(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"request never got there: {body}")
+
+
+def final(body: dict[str, Any]) -> bool:
+    return body["status"] in ("delivered", "failed")
+
+
+async def test_chinese_goes_as_ucs2_and_is_delivered(stack: Stack) -> None:
+    message = await send(stack.client, "zh", "您的投訴已受理。")
+    done = await until(stack.client, message["id"], final)
+    assert done["status"] == "delivered", done
+    assert (done["encoding"], done["segments"]) == ("ucs2", 1)
+    assert [s["status"] for s in done["timeline"]] == ["accepted", "submitted", "delivered"]
+    [submitted] = stack.smsc.accepted
+    assert submitted.data_coding == 8
+    assert submitted.destination == HK.lstrip("+")
+    assert stack.smsc.messages() == [(HK.lstrip("+"), "您的投訴已受理。")]
+
+
+async def test_300_characters_go_in_concatenated_parts_and_arrive_whole(stack: Stack) -> None:
+    message = await send(stack.client, "long", CHINESE_300)
+    done = await until(stack.client, message["id"], final)
+    assert done["status"] == "delivered"
+    assert done["segments"] == 5
+    assert len(stack.smsc.accepted) == 5
+    assert all(part.esm_class & 0x40 for part in stack.smsc.accepted)
+    assert stack.smsc.messages() == [(HK.lstrip("+"), CHINESE_300)]
+
+
+async def test_gsm_text_is_one_part_of_160(stack: Stack) -> None:
+    message = await send(stack.client, "gsm", "A" * 160)
+    done = await until(stack.client, message["id"], final)
+    assert (done["encoding"], done["segments"], done["status"]) == ("gsm7", 1, "delivered")
+    assert stack.smsc.accepted[0].data_coding == 0
+
+
+async def test_a_receipt_before_its_submit_response_still_matches(stack: Stack) -> None:
+    stack.smsc.receipts_before_response = True
+    message = await send(stack.client, "early", "Receipt first")
+    done = await until(stack.client, message["id"], final)
+    assert done["status"] == "delivered"
+
+
+async def test_undeliverable_receipts_fail_the_message(stack: Stack) -> None:
+    stack.smsc.receipt_state_for("99", "UNDELIV")
+    message = await send(stack.client, "undeliv", "Hello", msisdn="+85291234599")
+    done = await until(stack.client, message["id"], final)
+    assert (done["status"], done["reason"]) == ("failed", "undeliverable")
+
+
+async def test_a_permanent_error_fails_at_once_with_the_smpp_status(stack: Stack) -> None:
+    stack.smsc.fail_destination("98", ESME_RINVDSTADR)
+    message = await send(stack.client, "perm", "Hello", msisdn="+85291234598")
+    done = await until(stack.client, message["id"], final)
+    assert (done["status"], done["reason"], done["smpp_status"]) == ("failed", "rejected", 0x0B)
+    assert not stack.smsc.accepted
+    assert not stack.backup.accepted
+
+
+async def test_throttling_is_retried_and_nothing_is_sent_twice(stack: Stack) -> None:
+    stack.smsc.throttle_next(4)
+    stack.backup.throttle_next(4)
+    ids = [
+        (await send(stack.client, f"t{i}", f"Message {i}", msisdn=f"+8529123450{i}"))["id"] for i in range(5)
+    ]
+    for request_id in ids:
+        assert (await until(stack.client, request_id, final))["status"] == "delivered"
+    sent = Counter(text for _, text in stack.smsc.messages() + stack.backup.messages())
+    assert sent == Counter(f"Message {i}" for i in range(5))
+
+
+async def test_a_bind_dropped_mid_send_loses_and_doubles_nothing(stack: Stack) -> None:
+    texts = [f"Outage notice {i}: 本區網絡維修" for i in range(60)]
+    items = [
+        {"msisdn": f"+852912345{i:02d}", "purpose": "service", "text": text, "idempotency_key": f"d{i}"}
+        for i, text in enumerate(texts)
+    ]
+    batch = await stack.client.post("/contact/v1/request-batches", json={"items": items}, headers=writer())
+    assert batch.status_code == 200, batch.text
+    await stack.smsc.wait_for_accepted(5)
+    stack.smsc.drop_bind_on_next_submit()  # while the rest are in flight
+    for item in batch.json()["items"]:
+        assert (await until(stack.client, item["id"], final))["status"] == "delivered"
+    sent = Counter(text for _, text in stack.smsc.messages() + stack.backup.messages())
+    assert sent == Counter(texts)  # every message exactly once, across both SMSCs
+    assert stack.backup.accepted, "the backup SMSC should have taken over while the primary rebound"
+
+
+async def test_with_the_primary_down_the_backup_takes_the_traffic(database_url: str, nats_url: str) -> None:
+    down = free_port()  # nothing listens here: the primary SMSC is down
+    async with SmscStandIn(port=free_port()) as backup:
+        settings = service_settings(
+            ContactGatewaySettings,
+            database_url,
+            nats_url,
+            smsc_urls=f"{smsc_url(down)},{smsc_url(backup.port)}",
+            quiet_hours={"service": "", "care": ""},
+            dispatch_poll_s=0.05,
+        )
+        async with running_app(create_app(settings)) as client:
+            message = await send(client, "failover", "Via the backup")
+            done = await until(client, message["id"], final)
+            assert done["status"] == "delivered"
+            assert [text for _, text in backup.messages()] == ["Via the backup"]
+            connectors = (await client.get("/contact/v1/connectors", headers=writer())).json()["smsc"]
+            assert [c["bound"] for c in connectors] == [False, True]
+            assert "refused" in (connectors[0]["last_error"] or "")
+
+
+async def test_stop_and_start_replies_change_the_opt_out(stack: Stack) -> None:
+    first = await send(stack.client, "before", "Care offer", purpose="care")
+    await until(stack.client, first["id"], final)
+    await stack.smsc.send_mo(HK.lstrip("+"), "careloop", "退訂")
+    for _ in range(100):
+        replies = (await stack.client.get("/contact/v1/replies", headers=writer())).json()
+        if replies["total"]:
+            break
+        await asyncio.sleep(0.05)
+    [reply] = replies["items"]
+    assert (reply["msisdn"], reply["keyword"], reply["in_reply_to"]) == (HK, "STOP", first["id"])
+    refused = await send(stack.client, "after-stop", "Another offer", purpose="care")
+    assert (refused["status"], refused["reason"]) == ("suppressed", "opted_out")
+    await stack.smsc.send_mo(HK.lstrip("+"), "careloop", "START")
+    for _ in range(100):
+        outs = (
+            await stack.client.get("/contact/v1/opt-outs", params={"msisdn": HK}, headers=writer())
+        ).json()
+        if outs["items"] and not outs["items"][0]["opted_out"]:
+            break
+        await asyncio.sleep(0.05)
+    assert outs["items"][0]["opted_out"] is False
+    assert outs["items"][0]["source"] == "reply"
+    again = await send(stack.client, "after-start", "Welcome back", purpose="care")
+    assert again["status"] == "accepted"
