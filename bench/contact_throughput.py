@@ -64,7 +64,8 @@ async def main(port, count, window):
     slots = asyncio.Semaphore(window)
     async def one(i):
         async with slots:
-            await smsc.submit_sm("85291234567", f"bench {i}".encode(), source_addr="careloop", registered_delivery=1)
+            body = f"bench {i}".encode()
+            await smsc.submit_sm("85291234567", body, source_addr="careloop", registered_delivery=1)
     start = time.time()
     await asyncio.gather(*(one(i) for i in range(count)))
     print(start)
@@ -111,7 +112,7 @@ async def gateway(smsc: SmscStandIn, count: int, window: int, workdir: Path) -> 
         "--port",
         str(port),
     ]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)  # noqa: S603
+    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)  # noqa: ASYNC220 - lives for the run
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
