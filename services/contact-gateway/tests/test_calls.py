@@ -3,8 +3,7 @@ Asterisk ARI stand-in on a socket, both in rounds with spacing until answered or
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 
 from careloop_common.db import transaction, utcnow
 from careloop_common.natsserver import free_port
-from careloop_common.testing import auth_headers, running_app, service_settings
+from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 from contact_gateway import repository
 from contact_gateway.main import create_app
 from contact_gateway.settings import ContactGatewaySettings
@@ -159,11 +158,7 @@ async def test_automated_calls_in_rounds_through_the_voice_platform(database_url
             dispatch_poll_s=0.05,
         )
         async with running_app(create_app(settings)) as client:
-            for _ in range(100):
-                connectors = (await client.get("/contact/v1/connectors", headers=staff())).json()
-                if connectors["voice"]["connected"]:
-                    break
-                await asyncio.sleep(0.05)
+            await wait_until(voice_connected(client), message="the voice platform's event socket")
             call = await request_call(client, "auto", channel="voice_call", rounds=3, round_spacing_s=60)
             wrong = await request_call(client, "wrong", channel="voice_call", rounds=3, msisdn="+85291234599")
             for round_ in (1, 2):
@@ -189,10 +184,23 @@ async def test_automated_calls_in_rounds_through_the_voice_platform(database_url
 async def wait_for(
     client: httpx.AsyncClient, request_id: str, done: Any, timeout_s: float = 15
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for _ in range(int(timeout_s / 0.05)):
-        body = (await client.get(f"/contact/v1/requests/{request_id}", headers=staff())).json()
-        if done(body):
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"call never got there: {body}")
+    """Poll a call until ``done`` holds, and return it."""
+
+    async def check() -> dict[str, Any] | None:
+        body: dict[str, Any] = (
+            await client.get(f"/contact/v1/requests/{request_id}", headers=staff())
+        ).json()
+        return body if done(body) else None
+
+    result: dict[str, Any] = await wait_until(check, timeout_s=timeout_s, message=f"call {request_id}")
+    return result
+
+
+def voice_connected(client: httpx.AsyncClient) -> Callable[[], Awaitable[bool]]:
+    """Return a check that the service's voice adapter is connected."""
+
+    async def check() -> bool:
+        connectors = (await client.get("/contact/v1/connectors", headers=staff())).json()
+        return bool(connectors["voice"]["connected"])
+
+    return check

@@ -19,7 +19,7 @@ import pytest
 from careloop_common.db import utcnow
 from careloop_common.events import CloudEvent, new_event
 from careloop_common.events.contact import SendRequestedV1
-from careloop_common.testing import auth_headers, running_app, service_settings
+from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 from contact_gateway.main import create_app
 from contact_gateway.settings import ContactGatewaySettings
 
@@ -273,19 +273,16 @@ async def test_send_commands_over_jetstream_are_taken_once(client: httpx.AsyncCl
             "deadletter.>", stream="DEADLETTER", ordered_consumer=True
         )
         letter = await dead.next_msg(timeout=10)
-        assert "unknown-template" in (letter.headers or {}).get(
-            "Careloop-Dead-Letter-Reason", ""
-        ) or "template" in (letter.headers or {}).get("Careloop-Dead-Letter-Reason", "")
+        assert "unknown-template" in (letter.headers or {}).get("Careloop-Dead-Letter-Reason", "")
     finally:
         await connection.close()
-    for _ in range(100):
-        listed = (
-            await client.get("/contact/v1/requests", params={"complaint_id": "c-1"}, headers=writer())
-        ).json()
-        if listed["total"]:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.3)
+
+    async def recorded() -> int:
+        page = await client.get("/contact/v1/requests", params={"complaint_id": "c-1"}, headers=writer())
+        return int(page.json()["total"])
+
+    await wait_until(recorded, message="the send command's request")
+    await asyncio.sleep(0.3)  # room for the duplicate command to (wrongly) make a second request
     listed = (
         await client.get("/contact/v1/requests", params={"complaint_id": "c-1"}, headers=writer())
     ).json()

@@ -6,7 +6,6 @@ permanent errors, failover, replies with STOP/START. Nothing lost, nothing sent 
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import pytest
 from smpp34._smpp34 import ESME_RINVDSTADR
 
 from careloop_common.natsserver import free_port
-from careloop_common.testing import auth_headers, running_app, service_settings
+from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 from contact_gateway.main import create_app
 from contact_gateway.settings import ContactGatewaySettings
 from contact_gateway.standins.smsc import SmscStandIn
@@ -76,13 +75,25 @@ async def until(
     client: httpx.AsyncClient, request_id: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 15
 ) -> dict[str, Any]:
     """Poll a request until ``done`` holds, and return it."""
-    body: dict[str, Any] = {}
-    for _ in range(int(timeout_s / 0.05)):
-        body = (await client.get(f"/contact/v1/requests/{request_id}", headers=writer())).json()
-        if done(body):
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"request never got there: {body}")
+
+    async def check() -> dict[str, Any] | None:
+        body: dict[str, Any] = (
+            await client.get(f"/contact/v1/requests/{request_id}", headers=writer())
+        ).json()
+        return body if done(body) else None
+
+    result: dict[str, Any] = await wait_until(check, timeout_s=timeout_s, message=f"request {request_id}")
+    return result
+
+
+async def json_when(client: httpx.AsyncClient, path: str, done: Callable[[Any], bool], **params: str) -> Any:
+    """Poll a GET until ``done`` holds for its body, and return the body."""
+
+    async def check() -> Any:
+        body = (await client.get(path, params=params, headers=writer())).json()
+        return body if done(body) else None
+
+    return await wait_until(check, message=path)
 
 
 def final(body: dict[str, Any]) -> bool:
@@ -195,23 +206,18 @@ async def test_stop_and_start_replies_change_the_opt_out(stack: Stack) -> None:
     first = await send(stack.client, "before", "Care offer", purpose="care")
     await until(stack.client, first["id"], final)
     await stack.smsc.send_mo(HK.lstrip("+"), "careloop", "退訂")
-    for _ in range(100):
-        replies = (await stack.client.get("/contact/v1/replies", headers=writer())).json()
-        if replies["total"]:
-            break
-        await asyncio.sleep(0.05)
+    replies = await json_when(stack.client, "/contact/v1/replies", lambda b: b["total"])
     [reply] = replies["items"]
     assert (reply["msisdn"], reply["keyword"], reply["in_reply_to"]) == (HK, "STOP", first["id"])
     refused = await send(stack.client, "after-stop", "Another offer", purpose="care")
     assert (refused["status"], refused["reason"]) == ("suppressed", "opted_out")
     await stack.smsc.send_mo(HK.lstrip("+"), "careloop", "START")
-    for _ in range(100):
-        outs = (
-            await stack.client.get("/contact/v1/opt-outs", params={"msisdn": HK}, headers=writer())
-        ).json()
-        if outs["items"] and not outs["items"][0]["opted_out"]:
-            break
-        await asyncio.sleep(0.05)
+    outs = await json_when(
+        stack.client,
+        "/contact/v1/opt-outs",
+        lambda b: b["items"] and not b["items"][0]["opted_out"],
+        msisdn=HK,
+    )
     assert outs["items"][0]["opted_out"] is False
     assert outs["items"][0]["source"] == "reply"
     again = await send(stack.client, "after-start", "Welcome back", purpose="care")

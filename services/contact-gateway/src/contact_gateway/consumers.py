@@ -42,9 +42,11 @@ def on_send(
                 idempotency_key=payload.idempotency_key,
                 origin=event.source.rsplit("/", 1)[-1],
             )
-        except (ValidationError, ProblemError) as exc:
-            # A command no retry can fix: dead-letter it with the reason, so the sender sees why.
-            raise MalformedEvent(f"send command {event.id} refused: {exc}") from exc
+        except ProblemError as exc:
+            # A command no retry can fix: dead-letter it with the rule it broke, so the sender sees why.
+            raise MalformedEvent(f"send command {event.id} refused ({exc.slug}): {exc}") from exc
+        except ValidationError as exc:
+            raise MalformedEvent(f"send command {event.id} refused (validation-error): {exc}") from exc
         waker = wake()
         if waker is not None:
             on_commit(session, waker)

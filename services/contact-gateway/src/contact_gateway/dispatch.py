@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -455,6 +455,3 @@ class Sweeper:
             await repository.delete_early_receipts_before(session, now - timedelta(days=7))
         if requeued:
             self.wake()
-
-
-Starter = Callable[[], Awaitable[None]]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contact_gateway.models import (
+    Communication,
     ContactRequest,
     EarlyReceipt,
     OptOut,
@@ -364,3 +365,36 @@ async def release(
         .values(status="accepted", lease_owner=None, lease_until=None, due_at=now + back_in, updated_at=now)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def get_communication(session: AsyncSession, communication_id: str) -> Communication | None:
+    """Return one TMF681 communication message."""
+    return await session.get(Communication, communication_id)
+
+
+async def communications(
+    session: AsyncSession, partner_id: str | None, limit: int, offset: int
+) -> tuple[Sequence[Communication], int]:
+    """Return a page of communication messages (newest first; a partner's own only) and the total."""
+    query = select(Communication)
+    if partner_id is not None:
+        query = query.where(col(Communication.partner_id) == partner_id)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(col(Communication.created_at).desc()).offset(offset).limit(limit)
+    )
+    return rows.scalars().all(), total
+
+
+async def receivers_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, list[ContactRequest]]:
+    """Return each communication's requests (one per receiver), oldest first."""
+    out: dict[str, list[ContactRequest]] = {i: [] for i in ids}
+    if ids:
+        rows = await session.execute(
+            select(ContactRequest)
+            .where(col(ContactRequest.communication_id).in_(list(ids)))
+            .order_by(col(ContactRequest.created_at))
+        )
+        for row in rows.scalars():
+            out[row.communication_id or ""].append(row)
+    return out

@@ -55,7 +55,6 @@ RECEIPT_FAILURES = {
 class Rules:
     """The contact policy and identities this replica applies, read once from settings."""
 
-    source: str
     customer_key: str
     default_time_zone: str
     quiet: dict[str, policy.QuietHours | None]
@@ -70,7 +69,6 @@ class Rules:
     def from_settings(cls, settings: ContactGatewaySettings) -> Rules:
         """Read the policy from settings (bad quiet hours fail here, at start)."""
         return cls(
-            source=f"/careloop/{settings.service_name}",
             customer_key=settings.customer_ref_secret,
             default_time_zone=settings.default_time_zone,
             quiet={

@@ -17,9 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from careloop_common.app import SessionDep
 from careloop_common.auth import Principal, require_scopes
@@ -158,22 +156,9 @@ def present(
     )
 
 
-async def _receivers(session: AsyncSession, ids: Sequence[str]) -> dict[str, list[ContactRequest]]:
-    out: dict[str, list[ContactRequest]] = {i: [] for i in ids}
-    if ids:
-        rows = await session.execute(
-            select(ContactRequest)
-            .where(col(ContactRequest.communication_id).in_(list(ids)))
-            .order_by(col(ContactRequest.created_at))
-        )
-        for row in rows.scalars():
-            out[row.communication_id or ""].append(row)
-    return out
-
-
 async def _visible(session: AsyncSession, communication_id: str, principal: Principal) -> Communication:
     """Return a communication the caller may see (a partner sees only its own), or 404."""
-    found = await session.get(Communication, communication_id)
+    found = await repository.get_communication(session, communication_id)
     if found is None or (principal.partner_id is not None and found.partner_id != principal.partner_id):
         raise NotFound("communication message", communication_id)
     return found
@@ -200,7 +185,7 @@ async def create_communication_message(
         if first is not None and first.communication_id:
             # A retry of a message already taken: answer with it, create nothing.
             known = await _visible(session, first.communication_id, principal)
-            return present(request, known, (await _receivers(session, [known.id]))[known.id])
+            return present(request, known, (await repository.receivers_of(session, [known.id]))[known.id])
     purpose = _characteristic(body, "purpose") or "service"
     if purpose not in ("service", "care"):
         raise ProblemError(
@@ -220,7 +205,7 @@ async def create_communication_message(
         partner_id=principal.partner_id,
         created_at=utcnow(),
     )
-    session.add(communication)
+    repository.add(session, communication)
     receivers = []
     for index, receiver in enumerate(body.receiver):
         data = ContactCreate(
@@ -263,20 +248,8 @@ async def list_communication_messages(
     limit: Limit = 50,
 ) -> list[CommunicationMessage]:
     """List communication messages, newest first (a partner sees its own); totals in headers."""
-    query = select(Communication)
-    if principal.partner_id is not None:
-        query = query.where(col(Communication.partner_id) == principal.partner_id)
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (
-        (
-            await session.execute(
-                query.order_by(col(Communication.created_at).desc()).offset(offset).limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    receivers = await _receivers(session, [c.id for c in rows])
+    rows, total = await repository.communications(session, principal.partner_id, limit, offset)
+    receivers = await repository.receivers_of(session, [c.id for c in rows])
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Result-Count"] = str(len(rows))
     return [present(request, c, receivers[c.id]) for c in rows]
@@ -293,7 +266,7 @@ async def get_communication_message(
 ) -> CommunicationMessage:
     """Return a communication message with its state and receivers."""
     communication = await _visible(session, message_id, principal)
-    return present(request, communication, (await _receivers(session, [message_id]))[message_id])
+    return present(request, communication, (await repository.receivers_of(session, [message_id]))[message_id])
 
 
 @router.delete(
@@ -304,7 +277,11 @@ async def delete_communication_message(
 ) -> Response:
     """Cancel every receiver not yet sent to (409 when none is still waiting)."""
     await _visible(session, message_id, principal)
-    waiting = [r for r in (await _receivers(session, [message_id]))[message_id] if r.status == "accepted"]
+    waiting = [
+        r
+        for r in (await repository.receivers_of(session, [message_id]))[message_id]
+        if r.status == "accepted"
+    ]
     if not waiting:
         raise ProblemError(409, "conflict", "nothing of this message is still waiting to be sent")
     for receiver in waiting:
