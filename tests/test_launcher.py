@@ -13,7 +13,7 @@ import httpx
 import psutil
 
 from careloop_common.launcher.demo import DEMO_PASSWORD
-from careloop_common.launcher.parts import ALL_PARTS
+from careloop_common.launcher.parts import ALL_PARTS, STAND_INS
 from careloop_common.natsserver import free_port
 
 CARELOOP = str(Path(sys.executable).parent / "careloop")
@@ -21,7 +21,8 @@ CARELOOP = str(Path(sys.executable).parent / "careloop")
 
 def launcher_env(home: Path) -> dict[str, str]:
     """Free ports for every part, so the test never clashes with a running platform."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARELOOP_", "GATEWAY_"))}
+    # Without CONTACT_SMSC_URLS / CONTACT_VOICE_URL the launcher starts the stand-ins, as on a fresh machine.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARELOOP_", "GATEWAY_", "CONTACT_"))}
     env.update(
         {
             "CARELOOP_HOME": str(home),
@@ -29,7 +30,7 @@ def launcher_env(home: Path) -> dict[str, str]:
             "CARELOOP_ADMIN_API_KEY": "launcher-test-admin-key-0123456789",
         }
     )
-    for part in ALL_PARTS:
+    for part in (*ALL_PARTS, *STAND_INS):
         env[f"{part.env_prefix}PORT"] = str(free_port())
     return env
 
@@ -61,7 +62,7 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         wait_ready(gateway, auth, process)
         descendants = psutil.Process(process.pid).children(recursive=True)
-        assert len(descendants) == len(ALL_PARTS) + 1  # every part plus nats-server
+        assert len(descendants) == len(ALL_PARTS) + len(STAND_INS) + 1  # parts, stand-ins, nats-server
 
         def demo_visible() -> bool:
             listing = httpx.get(f"{gateway}/complaints/v1/complaints", headers=auth, timeout=5).json()
@@ -80,6 +81,22 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
         engineer = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{gateway}/coverage/v1/investigations", headers=engineer).status_code == 200
         assert httpx.get(f"{gateway}/gateway/v1/users", headers=engineer).status_code == 403
+        # An SMS through the gateway reaches the SMSC stand-in the launcher started, and is delivered.
+        sms = httpx.post(
+            f"{gateway}/contact/v1/requests",
+            json={"msisdn": "+85291234567", "purpose": "service", "text": "careloop up works"},
+            headers={**auth, "Idempotency-Key": "launcher-sms"},
+            timeout=10,
+        )
+        assert sms.status_code == 201, sms.text
+        deadline = time.monotonic() + 30
+        while (
+            status_now := httpx.get(
+                f"{gateway}/contact/v1/requests/{sms.json()['id']}", headers=auth, timeout=5
+            ).json()["status"]
+        ) != "delivered":
+            assert time.monotonic() < deadline, f"the SMS never got delivered: {status_now}"
+            time.sleep(0.3)
         status = subprocess.run([CARELOOP, "status"], env=env, capture_output=True, text=True, check=False)
         assert status.returncode == 0, status.stdout
     finally:

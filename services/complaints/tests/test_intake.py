@@ -16,7 +16,12 @@ from careloop_common.testing import auth_headers, running_app, service_settings
 from complaints.main import create_app
 from complaints.settings import ComplaintsSettings
 
-WRITER = auth_headers("complaints:write", "complaints:read", subject="agent-7")
+
+def writer() -> dict[str, str]:
+    """Return an agent's principal, minted per call (a principal lives 60 s)."""
+    return auth_headers("complaints:write", "complaints:read", subject="agent-7")
+
+
 FORM = {
     "category": "coverage",
     "channel": "call_centre",
@@ -45,7 +50,7 @@ async def outbox_subjects(client: httpx.AsyncClient) -> list[str]:
 
 
 async def test_filing_records_owner_and_stages_events(client: httpx.AsyncClient) -> None:
-    response = await client.post("/complaints/v1/complaints", json=FORM, headers=WRITER)
+    response = await client.post("/complaints/v1/complaints", json=FORM, headers=writer())
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["msisdn"] == "+85291234567"
@@ -56,13 +61,13 @@ async def test_filing_records_owner_and_stages_events(client: httpx.AsyncClient)
         "complaints.complaint.filed",
         "complaints.complaint.follow_up_requested",
     ]
-    again = await client.get(f"/complaints/v1/complaints/{body['id']}", headers=WRITER)
+    again = await client.get(f"/complaints/v1/complaints/{body['id']}", headers=writer())
     assert again.json()["reference"] == body["reference"]
 
 
 async def test_without_follow_up_only_the_filing_is_announced(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/complaints/v1/complaints", json={**FORM, "follow_up": False}, headers=WRITER
+        "/complaints/v1/complaints", json={**FORM, "follow_up": False}, headers=writer()
     )
     assert response.status_code == 201
     assert await outbox_subjects(client) == ["complaints.complaint.filed"]
@@ -85,39 +90,39 @@ async def test_without_follow_up_only_the_filing_is_announced(client: httpx.Asyn
 async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
     client: httpx.AsyncClient, change: dict[str, object], field: str
 ) -> None:
-    response = await client.post("/complaints/v1/complaints", json={**FORM, **change}, headers=WRITER)
+    response = await client.post("/complaints/v1/complaints", json={**FORM, **change}, headers=writer())
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["type"] == "urn:careloop:problem:validation-error"
     assert field in [e["field"] for e in problem["errors"]]
     assert await outbox_subjects(client) == []
-    listing = await client.get("/complaints/v1/complaints", headers=WRITER)
+    listing = await client.get("/complaints/v1/complaints", headers=writer())
     assert listing.json()["total"] == 0
 
 
 async def test_ids_and_offsets_no_database_takes_are_refused_not_500s(client: httpx.AsyncClient) -> None:
-    with_nul = await client.get("/complaints/v1/complaints/a%00b", headers=WRITER)
+    with_nul = await client.get("/complaints/v1/complaints/a%00b", headers=writer())
     assert with_nul.status_code == 422, with_nul.text
-    past_int64 = await client.get("/complaints/v1/complaints", params={"offset": 2**63}, headers=WRITER)
+    past_int64 = await client.get("/complaints/v1/complaints", params={"offset": 2**63}, headers=writer())
     assert past_int64.status_code == 422, past_int64.text
     assert past_int64.json()["errors"][0]["field"] == "query.offset"
 
 
 async def test_follow_up_without_location_is_refused(client: httpx.AsyncClient) -> None:
     form = {k: v for k, v in FORM.items() if k not in ("lat", "lng")}
-    response = await client.post("/complaints/v1/complaints", json=form, headers=WRITER)
+    response = await client.post("/complaints/v1/complaints", json=form, headers=writer())
     assert response.status_code == 422
     assert "location" in response.json()["errors"][0]["message"]
 
 
 async def test_same_idempotency_key_files_once(client: httpx.AsyncClient) -> None:
-    headers = {**WRITER, "Idempotency-Key": "intake-42"}
+    headers = {**writer(), "Idempotency-Key": "intake-42"}
     first = await client.post("/complaints/v1/complaints", json=FORM, headers=headers)
     second = await client.post("/complaints/v1/complaints", json=FORM, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
-    assert (await client.get("/complaints/v1/complaints", headers=WRITER)).json()["total"] == 1
+    assert (await client.get("/complaints/v1/complaints", headers=writer())).json()["total"] == 1
     reused = await client.post("/complaints/v1/complaints", json={**FORM, "network": "5G"}, headers=headers)
     assert reused.status_code == 422
     assert reused.json()["type"] == "urn:careloop:problem:idempotency-key-reused"
@@ -152,7 +157,7 @@ async def test_partners_see_only_their_own_complaints(client: httpx.AsyncClient)
 async def test_follow_ups_name_the_customer_by_a_keyed_pseudonym(client: httpx.AsyncClient) -> None:
     for number in ("+85291234567", "+85291234567", "+85298765432"):
         response = await client.post(
-            "/complaints/v1/complaints", json={**FORM, "msisdn": number}, headers=WRITER
+            "/complaints/v1/complaints", json={**FORM, "msisdn": number}, headers=writer()
         )
         assert response.status_code == 201, response.text
     async with client.app.state.platform.sessions() as session:

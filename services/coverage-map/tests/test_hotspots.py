@@ -20,7 +20,6 @@ from coverage_map.settings import CoverageSettings
 
 T0 = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 PERIOD = {"since": "2026-10-01T00:00:00Z", "until": "2026-11-05T00:00:00Z"}
-READ = auth_headers("coverage:read")
 
 # Res-8 areas; CENTRAL and WANCHAI share a district, MONGKOK and TST share another, SHATIN is alone.
 CENTRAL = (22.2819, 114.1582)
@@ -86,7 +85,8 @@ class Facts:
 
 
 async def get(client: httpx.AsyncClient, path: str, **params: Any) -> httpx.Response:
-    return await client.get(f"/coverage/v1/{path}", params=params, headers=READ)
+    # Minted per call: a principal lives 60 s, and a long suite outlives one made at import.
+    return await client.get(f"/coverage/v1/{path}", params=params, headers=auth_headers("coverage:read"))
 
 
 async def seed_ranking(facts: Facts) -> dict[str, str]:
