@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -121,6 +121,9 @@ def create_session_factory(
         event.listen(CareloopSession, "after_commit", after_commit)
     event.listen(CareloopSession, "after_commit", _run_commit_callbacks)
     event.listen(CareloopSession, "after_rollback", _forget_commit_callbacks)
+    event.listen(CareloopSession, "after_flush", _insert_staged_rows)
+    event.listen(CareloopSession, "before_commit", _insert_staged_rows_unflushed)
+    event.listen(CareloopSession, "after_rollback", _forget_staged_rows)
     return async_sessionmaker(
         engine, expire_on_commit=False, autoflush=True, sync_session_class=CareloopSession
     )
@@ -141,6 +144,37 @@ def _run_commit_callbacks(session: Session) -> None:
 
 def _forget_commit_callbacks(session: Session) -> None:
     session.info.pop("on_commit", None)
+
+
+def stage_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Insert a plain row at the session's next flush, after its ORM objects, in the same transaction.
+
+    For append-only rows written by the thousand (outbox events, timelines): building an ORM
+    object costs more than the row's insert. ``row`` gives every column a value explicitly (no
+    Python-side defaults apply). Staged rows are written by the next flush or by the commit; a
+    query in the same transaction sees them only after ``session.flush()`` with other changes.
+    """
+    session.info.setdefault(_STAGED, {}).setdefault(table, []).append(row)
+
+
+_STAGED = "staged_inserts"
+
+
+def _insert_staged_rows(session: Session, _context: Any = None) -> None:
+    staged: dict[Table, list[dict[str, Any]]] = session.info.pop(_STAGED, {})
+    for table, rows in staged.items():
+        session.connection().execute(table.insert(), rows)
+
+
+def _insert_staged_rows_unflushed(session: Session) -> None:
+    # Flush first, so rows referring to pending objects follow them; then write what a flush
+    # did not (commit flushes only when ORM objects are pending).
+    session.flush()
+    _insert_staged_rows(session)
+
+
+def _forget_staged_rows(session: Session) -> None:
+    session.info.pop(_STAGED, None)
 
 
 @asynccontextmanager

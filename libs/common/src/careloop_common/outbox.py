@@ -14,12 +14,12 @@ from typing import Any
 
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
-from sqlalchemy import BigInteger, Column, Integer, String, Text, func, update
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus
-from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
+from careloop_common.db import SessionFactory, UTCDateTime, stage_insert, transaction, utcnow
 from careloop_common.events.envelope import CloudEvent, EventContract, new_event
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     last_error: str | None = Field(default=None, sa_column=Column(String(500)))
+
+
+OUTBOX_TABLE: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 class RelayLease(SQLModel, table=True):
@@ -75,14 +78,19 @@ def stage_event(session: AsyncSession, event: CloudEvent) -> None:
     """Add a ready-made envelope to the outbox inside the caller's transaction."""
     headers: dict[str, str] = {}
     propagate.inject(headers)  # the trace that wrote the event continues when it is consumed
-    session.add(
-        OutboxMessage(
-            event_id=event.id,
-            subject=event.nats_subject(),
-            payload=event.to_json().decode(),
-            headers=json.dumps(headers),
-            created_at=utcnow(),
-        )
+    stage_insert(
+        session,
+        OUTBOX_TABLE,
+        {
+            "event_id": event.id,
+            "subject": event.nats_subject(),
+            "payload": event.to_json().decode(),
+            "headers": json.dumps(headers),
+            "created_at": utcnow(),
+            "sent_at": None,
+            "attempts": 0,
+            "last_error": None,
+        },
     )
     session.info["outbox_dirty"] = True
 
@@ -161,33 +169,40 @@ class OutboxRelay:
                 select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
         OUTBOX_PENDING.labels(self.service).set(pending or 0)
-        sent = 0
-        for row_id, payload, headers in rows:
-            # The database connection is not held while we wait for the broker.
-            try:
-                await self.bus.publish(CloudEvent.model_validate_json(payload), json.loads(headers))
-            except Exception as exc:
-                await self._record_failure(row_id, exc)
-                raise
-            await self._mark_sent(row_id)
-            sent += 1
-            OUTBOX_PUBLISHED.labels(self.service).inc()
-        return sent
+        if not rows:
+            return 0
+        # The database connection is not held while we wait for the broker.
+        results = await self.bus.publish_batch(
+            [(CloudEvent.model_validate_json(payload), json.loads(headers)) for _, payload, headers in rows]
+        )
+        acked = [
+            row[0] for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
+        ]
+        await self._mark_sent(acked)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(acked))
+        failed = [(row[0], r) for row, r in zip(rows, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            row_id, exc = failed[0]
+            await self._record_failure(row_id, exc)
+            raise exc
+        return len(acked)
 
     async def stop(self) -> None:
         """Ask the loop to end and give up the lease."""
         self._stopping = True
         self._wake.set()
 
-    async def _mark_sent(self, row_id: int | None) -> None:
+    async def _mark_sent(self, row_ids: list[int | None]) -> None:
+        if not row_ids:
+            return
         async with transaction(self.sessions) as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id)
+                .where(col(OutboxMessage.id).in_(row_ids))
                 .values(sent_at=utcnow(), attempts=col(OutboxMessage.attempts) + 1, last_error=None)
             )
 
-    async def _record_failure(self, row_id: int | None, exc: Exception) -> None:
+    async def _record_failure(self, row_id: int | None, exc: BaseException) -> None:
         try:
             async with transaction(self.sessions) as session:
                 await session.execute(

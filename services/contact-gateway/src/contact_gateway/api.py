@@ -130,17 +130,14 @@ async def create_batch(
     body: BatchCreate, session: SessionDep, principal: Writer, rt: RuntimeDep
 ) -> BatchResult:
     """Decide each request of a batch on its own (a campaign wave); all are recorded together."""
-    items = []
-    for item in body.items:
-        request, _ = await service.request_contact(
-            session,
-            item,
-            rules=rt.rules,
-            requested_by=principal.subject,
-            idempotency_key=item.idempotency_key,
-            origin="api",
-        )
-        items.append(ContactPublic.model_validate(request))
+    outcomes = await service.request_contacts(
+        session,
+        [service.Intake(item, item.idempotency_key) for item in body.items],
+        rules=rt.rules,
+        requested_by=principal.subject,
+        origin="api",
+    )
+    items = [ContactPublic.model_validate(request) for request, _ in outcomes]
     on_commit(session, rt.wake)
     return BatchResult(
         items=items,

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import Table, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from careloop_common.db import stage_insert
 from contact_gateway.models import (
     Communication,
     ContactRequest,
@@ -33,17 +34,30 @@ async def get(session: AsyncSession, request_id: str) -> ContactRequest | None:
     return await session.get(ContactRequest, request_id)
 
 
-async def by_idempotency_key(session: AsyncSession, requested_by: str, key: str) -> ContactRequest | None:
-    """Return the request a caller already made with this key."""
+async def by_idempotency_keys(
+    session: AsyncSession, requested_by: str, keys: Iterable[str]
+) -> dict[str, ContactRequest]:
+    """Return the requests a caller already made with any of these keys, by key, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
     query = select(ContactRequest).where(
-        col(ContactRequest.requested_by) == requested_by, col(ContactRequest.idempotency_key) == key
+        col(ContactRequest.requested_by) == requested_by, col(ContactRequest.idempotency_key).in_(wanted)
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    return {row.idempotency_key: row for row in (await session.execute(query)).scalars()}
 
 
 def add(session: AsyncSession, *rows: Any) -> None:
     """Stage new rows in the session's transaction."""
     session.add_all(rows)
+
+
+def add_timeline_entry(session: AsyncSession, entry: dict[str, Any]) -> None:
+    """Stage a timeline step (request_id, at, status, reason, detail) as a plain row (they are many)."""
+    stage_insert(session, TIMELINE_TABLE, entry)
+
+
+TIMELINE_TABLE: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
 
 
 async def page(
@@ -89,12 +103,6 @@ async def timeline(session: AsyncSession, request_id: str) -> Sequence[TimelineE
     return (await session.execute(query)).scalars().all()
 
 
-async def opted_out(session: AsyncSession, msisdn: str, channel: str, purpose: str) -> bool:
-    """Say whether a customer opted out of a purpose on a channel."""
-    row = await session.get(OptOut, (msisdn, channel, purpose))
-    return bool(row and row.opted_out)
-
-
 async def opted_out_among(
     session: AsyncSession, keys: Iterable[tuple[str, str, str]]
 ) -> set[tuple[str, str, str]]:
@@ -122,21 +130,31 @@ async def get_opt_out(session: AsyncSession, msisdn: str, channel: str, purpose:
 
 
 async def recent_care_counts(
-    session: AsyncSession, msisdn: str, channel: str, now: datetime, exclude_id: str
-) -> dict[str, int]:
-    """Count a customer's other care contacts on a channel in each cap window (day, week, month)."""
+    session: AsyncSession, customers: Iterable[tuple[str, str]], now: datetime
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Count each (msisdn, channel)'s care contacts in every cap window (day, week, month), in one query."""
+    wanted = set(customers)
+    if not wanted:
+        return {}
     since = {name: now - span for name, span in CAP_WINDOWS}
     created = col(ContactRequest.created_at)
-    query = select(*(func.count(case((created >= since[name], 1))) for name, _ in CAP_WINDOWS)).where(
-        col(ContactRequest.msisdn) == msisdn,
-        col(ContactRequest.channel) == channel,
-        col(ContactRequest.purpose) == "care",
-        col(ContactRequest.status).in_(COUNTED),
-        created >= since["month"],
-        col(ContactRequest.id) != exclude_id,
+    msisdn, channel = col(ContactRequest.msisdn), col(ContactRequest.channel)
+    query = (
+        select(msisdn, channel, *(func.count(case((created >= since[name], 1))) for name, _ in CAP_WINDOWS))
+        .where(
+            msisdn.in_({m for m, _ in wanted}),
+            col(ContactRequest.purpose) == "care",
+            col(ContactRequest.status).in_(COUNTED),
+            created >= since["month"],
+        )
+        .group_by(msisdn, channel)
     )
-    counts = (await session.execute(query)).one()
-    return {name: int(n) for (name, _), n in zip(CAP_WINDOWS, counts, strict=True)}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for row in (await session.execute(query)).all():
+        key = (row[0], row[1])
+        if key in wanted:
+            counts[key] = {name: int(n) for (name, _), n in zip(CAP_WINDOWS, row[2:], strict=True)}
+    return counts
 
 
 def _skip_locked(query: Any, session: AsyncSession) -> Any:

@@ -34,7 +34,7 @@ from careloop_common.outbox import publish_later
 from careloop_common.pseudonyms import customer_ref
 from contact_gateway import policy, repository, templates
 from contact_gateway.encoding import Receipt
-from contact_gateway.models import ContactRequest, EarlyReceipt, OptOut, Reply, Segment, TimelineEntry
+from contact_gateway.models import ContactRequest, EarlyReceipt, OptOut, Reply, Segment
 from contact_gateway.schemas import ContactCreate
 from contact_gateway.settings import ContactGatewaySettings
 from contact_gateway.smpp import SubmitOutcome
@@ -101,6 +101,14 @@ def fingerprint(data: ContactCreate) -> str:
 # ---------------------------------------------------------------------------------------- intake
 
 
+@dataclass(frozen=True)
+class Intake:
+    """One request to record, with the caller's idempotency key for it."""
+
+    data: ContactCreate
+    idempotency_key: str
+
+
 async def request_contact(
     session: AsyncSession,
     data: ContactCreate,
@@ -116,22 +124,77 @@ async def request_contact(
 
     The same key from the same caller returns the first request and sends nothing again.
     """
+    [outcome] = await request_contacts(
+        session,
+        [Intake(data, idempotency_key)],
+        rules=rules,
+        requested_by=requested_by,
+        origin=origin,
+        communication_id=communication_id,
+        now=now,
+    )
+    return outcome
+
+
+async def request_contacts(
+    session: AsyncSession,
+    intakes: Sequence[Intake],
+    *,
+    rules: Rules,
+    requested_by: str,
+    origin: str | None = None,
+    communication_id: str | None = None,
+    now: datetime | None = None,
+) -> list[tuple[ContactRequest, bool]]:
+    """Record many requests and decide each under the contact policy; (request, created) each, in order.
+
+    One query per rule serves the whole batch (a campaign wave of thousands), and a request earlier
+    in the batch counts towards the caps of a later one for the same customer. A key seen before,
+    in this batch or earlier, returns the first request and sends nothing again.
+    """
     now = now or utcnow()
-    print_ = fingerprint(data)
-    existing = await repository.by_idempotency_key(session, requested_by, idempotency_key)
-    if existing is not None:
-        if existing.fingerprint != print_:
-            raise ProblemError(
-                422, "idempotency-key-reused", "this idempotency key was already used for a different request"
-            )
-        return existing, False
+    known = await repository.by_idempotency_keys(session, requested_by, (i.idempotency_key for i in intakes))
+    contents = _Contents(session)
+    outcomes: list[tuple[ContactRequest, bool]] = []
+    fresh: list[ContactRequest] = []
+    for intake in intakes:
+        print_ = fingerprint(intake.data)
+        request = known.get(intake.idempotency_key)
+        if request is not None:
+            if request.fingerprint != print_:
+                raise ProblemError(
+                    422,
+                    "idempotency-key-reused",
+                    "this idempotency key was already used for a different request",
+                )
+            outcomes.append((request, False))
+            continue
+        request = await _new_request(intake, print_, contents, rules, requested_by, now)
+        request.origin, request.communication_id = origin, communication_id
+        known[intake.idempotency_key] = request
+        fresh.append(request)
+        outcomes.append((request, True))
+    # Policy queries run before anything is staged, so autoflush cannot count this batch twice.
+    refusals = await _Refusals.load(session, fresh, rules, now)
+    repository.add(session, *fresh)
+    for request in fresh:
+        _decide(session, request, rules, refusals, now)
+    await session.flush()
+    return outcomes
+
+
+async def _new_request(
+    intake: Intake, print_: str, contents: _Contents, rules: Rules, requested_by: str, now: datetime
+) -> ContactRequest:
+    """Build a checked, undecided request from what the caller asked for."""
+    data = intake.data
     time_zone = _checked_time_zone(data, rules)
     expires_at = _checked_window(data, rules, now)
-    text = await render_content(session, data)
-    request = ContactRequest(
+    text = await contents.render(data)
+    return ContactRequest(
         id=str(uuid.uuid4()),
         requested_by=requested_by,
-        idempotency_key=idempotency_key,
+        idempotency_key=intake.idempotency_key,
         fingerprint=print_,
         msisdn=data.msisdn,
         customer_ref=customer_ref(data.msisdn, rules.customer_key),
@@ -146,10 +209,8 @@ async def request_contact(
         text=text,
         not_before=data.not_before,
         expires_at=expires_at,
-        origin=origin,
         complaint_id=data.complaint_id,
         campaign_id=data.campaign_id,
-        communication_id=communication_id,
         status="accepted",
         due_at=now,
         rounds=data.rounds,
@@ -158,10 +219,6 @@ async def request_contact(
         created_at=now,
         updated_at=now,
     )
-    repository.add(session, request)
-    await _decide(session, request, rules, now)
-    await session.flush()
-    return request, True
 
 
 def _checked_time_zone(data: ContactCreate, rules: Rules) -> str:
@@ -185,25 +242,42 @@ def _checked_window(data: ContactCreate, rules: Rules, now: datetime) -> datetim
     return expires_at
 
 
-async def render_content(session: AsyncSession, data: ContactCreate) -> str:
-    """Return the text to send: the given text, or the template filled with the variables."""
-    if (data.template_id is None) == (data.text is None):
-        raise ProblemError(422, "rule-violated", "give either template_id (with variables) or text, not both")
-    if data.text is not None:
-        return data.text
-    assert data.template_id is not None
-    body = await template_body(session, data.template_id, data.language)
-    if body is None:
-        raise ProblemError(
-            422,
-            "unknown-template",
-            f"no template {data.template_id!r} in {data.language}",
-            field="template_id",
-        )
-    try:
-        return templates.render(body, data.variables)
-    except templates.MissingVariables as exc:
-        raise ProblemError(422, "missing-variables", str(exc), field="variables", missing=exc.names) from exc
+class _Contents:
+    """Renders requests' texts, reading each template once per batch."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._bodies: dict[tuple[str, str], str | None] = {}
+
+    async def render(self, data: ContactCreate) -> str:
+        """Return the text to send: the given text, or the template filled with the variables."""
+        if (data.template_id is None) == (data.text is None):
+            raise ProblemError(
+                422, "rule-violated", "give either template_id (with variables) or text, not both"
+            )
+        if data.text is not None:
+            return data.text
+        assert data.template_id is not None
+        body = await self._body(data.template_id, data.language)
+        if body is None:
+            raise ProblemError(
+                422,
+                "unknown-template",
+                f"no template {data.template_id!r} in {data.language}",
+                field="template_id",
+            )
+        try:
+            return templates.render(body, data.variables)
+        except templates.MissingVariables as exc:
+            raise ProblemError(
+                422, "missing-variables", str(exc), field="variables", missing=exc.names
+            ) from exc
+
+    async def _body(self, template_id: str, language: str) -> str | None:
+        key = (template_id, language)
+        if key not in self._bodies:
+            self._bodies[key] = await template_body(self._session, template_id, language)
+        return self._bodies[key]
 
 
 async def template_body(session: AsyncSession, template_id: str, language: str) -> str | None:
@@ -214,15 +288,55 @@ async def template_body(session: AsyncSession, template_id: str, language: str) 
     return templates.BUILT_IN.get(template_id, {}).get(language)
 
 
-async def _decide(session: AsyncSession, request: ContactRequest, rules: Rules, now: datetime) -> None:
+@dataclass
+class _Refusals:
+    """What the policy knows about a batch's customers: opt-outs and care contacts so far."""
+
+    opted_out: set[tuple[str, str, str]]
+    care_counts: dict[tuple[str, str], dict[str, int]]
+    caps: dict[str, int]
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, requests: Sequence[ContactRequest], rules: Rules, now: datetime
+    ) -> _Refusals:
+        """Read the opt-outs and care counts of a batch's customers, one query each."""
+        opted_out = await repository.opted_out_among(
+            session, {(r.msisdn, r.channel, r.purpose) for r in requests}
+        )
+        care = {(r.msisdn, r.channel) for r in requests if r.purpose == "care"}
+        return cls(opted_out, await repository.recent_care_counts(session, care, now), rules.caps)
+
+    def reason(self, request: ContactRequest) -> str | None:
+        """Return why the policy refuses a request outright, or None."""
+        if (request.msisdn, request.channel, request.purpose) in self.opted_out:
+            return "opted_out"
+        if request.purpose == "care":
+            cap = policy.exceeded_cap(self.care_counts.get((request.msisdn, request.channel), {}), self.caps)
+            if cap is not None:
+                return f"frequency_cap_{cap}"
+        return None
+
+    def count(self, request: ContactRequest) -> None:
+        """Count an accepted care request towards its customer's caps in every window."""
+        if request.purpose == "care":
+            counts = self.care_counts.setdefault((request.msisdn, request.channel), {})
+            for name, _ in policy.CAP_WINDOWS:
+                counts[name] = counts.get(name, 0) + 1
+
+
+def _decide(
+    session: AsyncSession, request: ContactRequest, rules: Rules, refusals: _Refusals, now: datetime
+) -> None:
     """Apply the contact policy: opt-out, frequency caps, then quiet hours and not-before."""
-    reason = await _refusal(session, request, rules, now)
+    reason = refusals.reason(request)
     if reason is None:
         due = _next_window(request, rules, max(now, request.not_before or now))
         if due >= request.expires_at:
             reason = "quiet_hours_until_expiry"
         else:
             request.due_at = due
+            refusals.count(request)
             detail = (
                 "waits for the customer's allowed hours"
                 if due > max(now, request.not_before or now)
@@ -236,20 +350,6 @@ async def _decide(session: AsyncSession, request: ContactRequest, rules: Rules, 
     request.completed_at = now
     note(session, request, "suppressed", reason, at=now)
     publish(session, request, MessageSuppressedV1(**fact(request, now), reason=reason))
-
-
-async def _refusal(session: AsyncSession, request: ContactRequest, rules: Rules, now: datetime) -> str | None:
-    """Return why the policy refuses a request outright, or None."""
-    if await repository.opted_out(session, request.msisdn, request.channel, request.purpose):
-        return "opted_out"
-    if request.purpose == "care":
-        recent = await repository.recent_care_counts(
-            session, request.msisdn, request.channel, now, request.id
-        )
-        cap = policy.exceeded_cap(recent, rules.caps)
-        if cap is not None:
-            return f"frequency_cap_{cap}"
-    return None
 
 
 def _next_window(request: ContactRequest, rules: Rules, moment: datetime) -> datetime:
@@ -272,11 +372,15 @@ def note(
     """Set a request's status and add the step to its timeline."""
     request.status = status
     request.updated_at = at
-    repository.add(
+    repository.add_timeline_entry(
         session,
-        TimelineEntry(
-            request_id=request.id, at=at, status=status, reason=reason, detail=detail and detail[:500]
-        ),
+        {
+            "request_id": request.id,
+            "at": at,
+            "status": status,
+            "reason": reason,
+            "detail": detail and detail[:500],
+        },
     )
 
 

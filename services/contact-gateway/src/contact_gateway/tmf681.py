@@ -181,7 +181,8 @@ async def create_communication_message(
 ) -> CommunicationMessage:
     """Queue an SMS to every receiver under the contact policy; its state follows their receipts."""
     if key:
-        first = await repository.by_idempotency_key(session, principal.subject, f"tmf681:{key}:0")
+        first_key = f"tmf681:{key}:0"
+        first = (await repository.by_idempotency_keys(session, principal.subject, [first_key])).get(first_key)
         if first is not None and first.communication_id:
             # A retry of a message already taken: answer with it, create nothing.
             known = await _visible(session, first.communication_id, principal)
@@ -206,29 +207,31 @@ async def create_communication_message(
         created_at=utcnow(),
     )
     repository.add(session, communication)
-    receivers = []
-    for index, receiver in enumerate(body.receiver):
-        data = ContactCreate(
-            msisdn=receiver.phoneNumber,
-            purpose=purpose,
-            priority=int(body.priority or 5),
-            text=body.content,
-            not_before=body.scheduledSendTime,
-            campaign_id=_characteristic(body, "campaignId"),
-            complaint_id=_characteristic(body, "complaintId"),
-        )
+    intakes = [
         # Without a key each receiver is its own request; with one, a retry finds the first.
-        item_key = f"tmf681:{key}:{index}" if key else f"tmf681:{communication.id}:{index}"
-        contact, _ = await service.request_contact(
-            session,
-            data,
-            rules=rt.rules,
-            requested_by=principal.subject,
-            idempotency_key=item_key,
-            origin="tmf681",
-            communication_id=communication.id,
+        service.Intake(
+            ContactCreate(
+                msisdn=receiver.phoneNumber,
+                purpose=purpose,
+                priority=int(body.priority or 5),
+                text=body.content,
+                not_before=body.scheduledSendTime,
+                campaign_id=_characteristic(body, "campaignId"),
+                complaint_id=_characteristic(body, "complaintId"),
+            ),
+            f"tmf681:{key}:{index}" if key else f"tmf681:{communication.id}:{index}",
         )
-        receivers.append(contact)
+        for index, receiver in enumerate(body.receiver)
+    ]
+    outcomes = await service.request_contacts(
+        session,
+        intakes,
+        rules=rt.rules,
+        requested_by=principal.subject,
+        origin="tmf681",
+        communication_id=communication.id,
+    )
+    receivers = [contact for contact, _ in outcomes]
     on_commit(session, rt.wake)
     return present(request, communication, receivers)
 
