@@ -13,9 +13,7 @@ from careloop_common.hub import HubSubscription, hub_to_tmf
 from careloop_common.testing.openapi_schemas import load_openapi, schema_errors, validate_against
 
 SPEC_NAME = "TMF621-Trouble_Ticket-v5.0.1.oas.yaml"
-ROOT = Path(__file__).resolve().parents[3]
-# The repo's specs/ when vendored there; else the shared folder beside the repo (../shared).
-CANDIDATES = [ROOT / "specs" / SPEC_NAME, ROOT.parent / "shared" / "specs" / SPEC_NAME]
+SPEC = Path(__file__).resolve().parents[3] / "specs" / SPEC_NAME
 
 EVENTS = [
     "TroubleTicketCreateEvent",
@@ -27,10 +25,7 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def tmf621() -> Path:
-    for path in CANDIDATES:
-        if path.exists():
-            return path
-    pytest.skip(f"{SPEC_NAME} not found in {[str(p) for p in CANDIDATES]}")
+    return SPEC
 
 
 def full_ticket() -> dict[str, Any]:
