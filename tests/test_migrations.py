@@ -19,7 +19,8 @@ SERVICES = ["complaints", "coverage_map", "campaigns", "contact_gateway", "gatew
 
 
 def service_metadata(package: str) -> MetaData:
-    """The platform tables plus the tables defined in the service's own models module."""
+    """The platform tables, the tables defined in the service's own models module, and the shared
+    tables it declares it uses (``SHARED_TABLES``, e.g. the TMF hub's)."""
     models = importlib.import_module(f"{package}.models")
     own = {
         value.__table__.name
@@ -29,6 +30,7 @@ def service_metadata(package: str) -> MetaData:
         and hasattr(value, "__table__")
         and value.__module__ == models.__name__
     }
+    own |= set(getattr(models, "SHARED_TABLES", ()))
     subset = MetaData(naming_convention=SQLModel.metadata.naming_convention)
     for name in PLATFORM_TABLES | own:
         SQLModel.metadata.tables[name].to_metadata(subset)

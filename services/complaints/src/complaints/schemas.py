@@ -46,6 +46,30 @@ class Symptom(StrEnum):
     sms_failure = "sms_failure"
 
 
+class CustomerClass(StrEnum):
+    """The customer's class: VIP and gold take the green channel."""
+
+    normal = "normal"
+    silver = "silver"
+    gold = "gold"
+    vip = "vip"
+
+
+class Language(StrEnum):
+    """Languages the customer hears from us in."""
+
+    zh_hant = "zh-Hant"
+    zh_hans = "zh-Hans"
+    en = "en"
+
+
+class ContactPreference(StrEnum):
+    """How the customer wants to hear from us."""
+
+    sms = "sms"
+    call = "call"
+
+
 class Network(StrEnum):
     """Radio generation the customer was on."""
 
@@ -101,9 +125,18 @@ class ComplaintCreate(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
     lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
     address: Text | None = Field(default=None, max_length=500)
+    indoor: bool | None = Field(default=None, strict=True, description="indoors (true) or outdoors (false)")
+    floor: int | None = Field(default=None, ge=-10, le=200, strict=True)
+    occurred_at: datetime | None = Field(default=None, description="when it (first) happened")
+    recurring: bool | None = Field(default=None, strict=True, description="it keeps happening (not once)")
+    handset_make: Text | None = Field(default=None, max_length=64)
+    handset_model: Text | None = Field(default=None, max_length=64)
     network: Network | None = None
     symptoms: list[Symptom] = Field(default_factory=list, max_length=8)
     follow_up: bool = Field(default=False, strict=True, description="ask engineering to investigate the area")
+    contact_preference: ContactPreference = ContactPreference.sms
+    language: Language = Language.zh_hant
+    customer_class: CustomerClass = CustomerClass.normal
 
     @model_validator(mode="after")
     def _where_for_follow_up(self) -> ComplaintCreate:

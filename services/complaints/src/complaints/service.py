@@ -13,7 +13,7 @@ from careloop_common.db import utcnow
 from careloop_common.events.complaints import ComplaintFiledV1, FollowUpRequestedV1
 from careloop_common.outbox import publish_later
 from careloop_common.pseudonyms import customer_ref
-from complaints import repository
+from complaints import clocks, lifecycle, repository
 from complaints.models import Complaint
 from complaints.schemas import ComplaintCreate, CustomerView
 
@@ -55,6 +55,8 @@ async def file_complaint(
     """
     now = utcnow()
     token, token_hash = new_tracking_token()
+    fields = data.model_dump()
+    region = region_of(data.msisdn)
     complaint = Complaint(
         id=str(uuid.uuid4()),
         reference=new_reference(),
@@ -62,10 +64,14 @@ async def file_complaint(
         owner=by.subject,
         partner_id=by.partner_id,
         tracking_token_hash=token_hash,
+        region=region,
+        priority=lifecycle.priority_for(data.customer_class),
+        queue=lifecycle.queue_for(data.category, region, data.customer_class),
         created_at=now,
         updated_at=now,
-        **data.model_dump(mode="json"),
+        **{**fields, "symptoms": [str(s) for s in data.symptoms], "occurred_at": data.occurred_at},
     )
+    clocks.refresh(complaint)
     await repository.add(session, complaint)
     publish_later(
         session,
@@ -97,6 +103,18 @@ async def file_complaint(
             subject=complaint.id,
         )
     return complaint, token
+
+
+# Country calling codes → the region whose calendar and queues serve the customer.
+REGIONS_BY_CODE = {"852": "HK", "853": "HK", "86": "CN"}
+
+
+def region_of(msisdn: str, default: str = "HK") -> str:
+    """Return the region that serves a number: Hong Kong, mainland China, else the default."""
+    for code, region in REGIONS_BY_CODE.items():
+        if msisdn.startswith("+" + code):
+            return region
+    return default
 
 
 def customer_view(complaint: Complaint) -> CustomerView:
