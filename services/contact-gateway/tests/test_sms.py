@@ -202,6 +202,38 @@ async def test_with_the_primary_down_the_backup_takes_the_traffic(database_url: 
             assert "refused" in (connectors[0]["last_error"] or "")
 
 
+async def test_an_smsc_that_stops_answering_is_dropped_and_the_backup_takes_over(
+    database_url: str, nats_url: str
+) -> None:
+    async with SmscStandIn(port=free_port()) as primary, SmscStandIn(port=free_port()) as backup:
+        settings = service_settings(
+            ContactGatewaySettings,
+            database_url,
+            nats_url,
+            smsc_urls=f"{smsc_url(primary.port, timeout=0.3)},{smsc_url(backup.port)}",
+            quiet_hours={"service": "", "care": ""},
+            dispatch_poll_s=0.05,
+            retry_base_s=0.2,
+        )
+        async with running_app(create_app(settings)) as client:
+            primary.hang()  # bound, enquire_links answered, submits never
+            texts = [f"Wedged primary {i}" for i in range(6)]
+            ids = [
+                (await send(client, f"w{i}", text, msisdn=f"+8529123460{i}"))["id"]
+                for i, text in enumerate(texts)
+            ]
+            for request_id in ids:
+                assert (await until(client, request_id, final))["status"] == "delivered"
+            assert Counter(text for _, text in backup.messages()) == Counter(texts)
+            assert primary.messages() == []
+
+            # The wedged session was dropped, and the primary is bound again (to be tried anew).
+            async def bound_again() -> bool:
+                return primary.binds >= 2
+
+            await wait_until(bound_again, message="the primary bound again")
+
+
 async def test_stop_and_start_replies_change_the_opt_out(stack: Stack) -> None:
     first = await send(stack.client, "before", "Care offer", purpose="care")
     await until(stack.client, first["id"], final)

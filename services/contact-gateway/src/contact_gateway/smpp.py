@@ -40,6 +40,9 @@ STATUS_NAMES = {
     0x00000065: "ESME_RX_P_APPN",
 }
 
+# Submits in a row left without a response before the session is taken for dead.
+UNANSWERED_LIMIT = 3
+
 DeliverHandler = Callable[[str, smpp34.DeliverSmEvent], Awaitable[None]]
 
 
@@ -139,6 +142,8 @@ class Connector:
     _client: smpp34.Client | None = None
     _bound: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
+    _unanswered: int = 0
+    _reader: asyncio.Future[None] | None = None
 
     def __post_init__(self) -> None:
         self._window = asyncio.Semaphore(self.config.window)
@@ -172,7 +177,7 @@ class Connector:
             try:
                 await self._bind()
                 backoff = 0.5
-                await self._read(on_deliver)
+                await self._read_until_dropped(on_deliver)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a refused connection or bind, a broken session
@@ -198,6 +203,19 @@ class Connector:
         self._session = await self._client.connect()
         self._bound.set()
         log.info("smsc %s: bound as %s (window %d)", self.name, config.system_id, config.window)
+
+    async def _read_until_dropped(self, on_deliver: DeliverHandler) -> None:
+        """Read the session until it ends, or until we give up on it (see _note_unanswered)."""
+        reader = asyncio.ensure_future(self._read(on_deliver))
+        self._reader = reader
+        try:
+            # wait() returns when the reader ends, however it ends, and raises only if run() is cancelled.
+            await asyncio.wait({reader})
+        finally:
+            reader.cancel()
+            self._reader = None
+        if not reader.cancelled():
+            reader.result()  # raises what broke the session, if anything did
 
     async def _read(self, on_deliver: DeliverHandler) -> None:
         session = self._session
@@ -272,11 +290,13 @@ class Connector:
             except TimeoutError:
                 # The SMSC may have taken it; retrying risks a duplicate, not retrying risks a loss.
                 # We retry: a customer getting a notice twice is better than never.
+                self._note_unanswered()
                 return self._failed("no submit_sm_resp in time")
             except smpp34.SmppError as exc:
                 return self._failed(f"session error: {exc}")
             finally:
                 self._in_flight -= 1
+        self._unanswered = 0
         if response.is_success and response.message_id:
             self.submitted += 1
             return SubmitOutcome(self.name, message_id=response.message_id)
@@ -288,6 +308,26 @@ class Connector:
             error=STATUS_NAMES.get(status, f"command_status 0x{status:08X}"),
             transient=status in TRANSIENT_STATUSES,
         )
+
+    def _note_unanswered(self) -> None:
+        """Count submits in a row without a response; a session that stops answering is dropped.
+
+        A wedged SMSC can keep the TCP session and its enquire_links alive while answering no
+        submit: the bind looks up and takes all the traffic. Dropping it lets the pool fail over
+        to another SMSC while this one binds again.
+        """
+        self._unanswered += 1
+        if self._unanswered < UNANSWERED_LIMIT:
+            return
+        self._unanswered = 0
+        self.last_error = f"no answer to {UNANSWERED_LIMIT} submits in a row; binding again"
+        log.warning("smsc %s: %s", self.name, self.last_error)
+        self._session = None
+        self._bound.clear()
+        if self._reader is not None:
+            # The session may never say it ended (no unbind_resp from a wedged peer): stop
+            # reading it, and run() releases the client and binds again.
+            self._reader.cancel()
 
     def _failed(self, error: str) -> SubmitOutcome:
         self.failures += 1

@@ -93,6 +93,7 @@ class SmscStandIn:
         self.accepted: list[Submitted] = []
         self.accepted_count = 0
         self.rejected = 0
+        self.binds = 0
         self.receipts_before_response = False
         self.max_rate_per_s: float | None = None
         self._server: smpp34.Server | None = None
@@ -108,6 +109,9 @@ class SmscStandIn:
         self._failing: dict[str, int] = {}
         self._receipt_states: dict[str, str] = {}
         self._drop_next_bind = False
+        # While hung, submits are held unanswered on a session that stays up.
+        self.hung = False
+        self._unanswered: list[smpp34.SubmitSmEvent] = []
         # Sessions being dropped, with the submits that arrived on them meanwhile (never answered).
         self._dropping: dict[str, list[smpp34.SubmitSmEvent]] = {}
         self._held_receipts: dict[str, deque[Submitted]] = {}
@@ -176,6 +180,14 @@ class SmscStandIn:
         """Unbind the session of the next submit without answering it, as a crashing SMSC would."""
         self._drop_next_bind = True
 
+    def hang(self) -> None:
+        """Stop answering submits while keeping the session up, as a wedged SMSC does."""
+        self.hung = True
+
+    def recover(self) -> None:
+        """Answer submits again (those held while hung stay unanswered: they were lost)."""
+        self.hung = False
+
     # ── traffic ────────────────────────────────────────────────────────────────────────────────
 
     async def send_mo(self, source: str, destination: str, text: str) -> None:
@@ -239,6 +251,7 @@ class SmscStandIn:
         """Track sessions and answer submits."""
         if isinstance(event, smpp34.Esme):
             self._esmes[event.session_id] = event
+            self.binds += 1
             log.info("ESME %s bound (session %s)", event.system_id, event.session_id)
             if event.can_receive:
                 self._release_held_receipts(event)
@@ -253,6 +266,9 @@ class SmscStandIn:
         if event.session_id in self._dropping:
             # A connection going down takes nothing more: like bytes lost with a reset socket.
             self._dropping[event.session_id].append(event)
+            return
+        if self.hung:
+            self._unanswered.append(event)
             return
         if self._drop_next_bind:
             self._drop_next_bind = False
