@@ -74,6 +74,8 @@ class SmscStandIn:
 
     ``accepted`` holds every accepted submit, or with ``keep`` set at least the last ``keep`` of them
     (a long demo or benchmark must not grow without bound); ``accepted_count`` counts them all.
+    ``receipts_taken`` holds (message id, time) of each receipt an ESME acknowledged, bounded the same
+    way: a gateway that dies right after acknowledging one can never learn it again.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class SmscStandIn:
         self.keep = keep
         self.accepted: list[Submitted] = []
         self.accepted_count = 0
+        self.receipts_taken: deque[tuple[str, float]] = deque(maxlen=keep)
         self.rejected = 0
         self.binds = 0
         self.receipts_before_response = False
@@ -387,6 +390,8 @@ class SmscStandIn:
         except smpp34.SmppError as exc:  # the session ended, or the ESME is not reading (its queue is full)
             log.debug("receipt for %s not delivered: %s", submitted.message_id, exc)
             return False
+        if response.is_success:
+            self.receipts_taken.append((submitted.message_id, time.time()))
         return response.is_success
 
     def _release_held_receipts(self, esme: smpp34.Esme) -> None:
