@@ -236,6 +236,22 @@ async def test_killed_relay_resumes_where_it_stopped(harness: Harness) -> None:
     assert sorted(n for _, n in rows) == list(range(20))
 
 
+async def test_a_cleanly_stopped_relay_hands_over_at_once(harness: Harness) -> None:
+    def relay() -> OutboxRelay:
+        # A long lease: only an explicit release lets the next relay in within this test.
+        return OutboxRelay(service="test", sessions=harness.producer, bus=harness.producer_bus, lease_s=60.0)
+
+    harness.start_consumer()
+    first, second = relay(), relay()
+    await harness.post(1)
+    assert await first.relay_once() == 1
+    await first.stop()
+    await first.release_lease()
+    await harness.post(2)
+    assert await second.relay_once() == 1
+    assert sorted(n for _, n in await all_applied(harness, 2)) == [1, 2]
+
+
 async def test_redelivered_event_has_one_effect(harness: Harness) -> None:
     harness.start_consumer()
     event = new_event(LedgerPostedV1(n=7), source="/test")

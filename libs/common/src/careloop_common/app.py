@@ -154,6 +154,8 @@ def create_service_app(
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+            if settings.run_background:
+                await relay.release_lease()
             await bus.close()
             await engine.dispose()
 
