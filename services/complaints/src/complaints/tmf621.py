@@ -53,7 +53,7 @@ from careloop_common.inbox import ConsumerSpec
 from careloop_common.inputs import MSISDN, NO_NUL, Limit, Offset, PathId, Timestamp
 from complaints import lifecycle, repository, service
 from complaints.models import Complaint, HistoryEntry
-from complaints.schemas import ComplaintCreate
+from complaints.schemas import ComplaintCreate, WholeNumber
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class IntegerCharacteristicIn(_CharacteristicIn):
 
     type_: Literal["IntegerCharacteristic"] = Field(alias="@type")
     name: Literal["floor"]
-    value: int = Field(strict=True)
+    value: WholeNumber
 
 
 class BooleanCharacteristicIn(_CharacteristicIn):
@@ -654,13 +654,6 @@ def complaint_form(body: TroubleTicketCreate, principal: Principal) -> Complaint
         data = ComplaintCreate.model_validate(form)
     except ValidationError as exc:
         raise _form_problem(exc) from None
-    if data.occurred_at is not None and data.occurred_at.utcoffset() is None:
-        raise ProblemError(
-            422,
-            "invalid-characteristic",
-            "occurredAt needs a time-zone offset, e.g. 2026-11-30T10:00:00Z",
-            field="troubleTicketCharacteristic",
-        )
     return data
 
 
