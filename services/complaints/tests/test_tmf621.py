@@ -151,7 +151,7 @@ async def test_a_ticket_is_a_complaint_filed_under_the_intake_rules(client: http
     assert form["category"] == "coverage"
     assert form["symptoms"] == ["call_drop", "weak_signal"]
     assert (form["lat"], form["lng"], form["floor"], form["indoor"]) == (22.2819, 114.1582, 12, True)
-    assert form["occurredAt"].startswith("2026-11-23T11:30:00")  # kept in UTC
+    assert form["occurredAt"] == "2026-11-23T11:30:00Z"  # kept in UTC
     assert form["trackingToken"].startswith("trk_")  # once, for the customer's portal
     assert [(n["text"], n["author"]) for n in ticket["note"]] == [
         ("customer prefers a call after 6 pm", "Desk 4")
@@ -171,7 +171,11 @@ async def test_a_ticket_is_a_complaint_filed_under_the_intake_rules(client: http
 
 
 async def test_staff_name_the_channel_and_fields_trim_the_answer(client: httpx.AsyncClient) -> None:
-    body = ticket_body(channel={"@type": "ChannelRef", "id": "call_centre", "name": "hotline"})
+    form = [*_without("floor"), characteristic("IntegerCharacteristic", "floor", 12.0)]  # JSON's 12
+    body = ticket_body(
+        channel={"@type": "ChannelRef", "id": "call_centre", "name": "hotline"},
+        troubleTicketCharacteristic=form,
+    )
     response = await client.post(TT, json=body, headers=agent(), params={"fields": "status,channel"})
     assert response.status_code == 201, response.text
     ticket = valid("TroubleTicket", response.json())
@@ -260,6 +264,26 @@ def _without(name: str) -> list[dict[str, object]]:
             None,
         ),
         ({"channel": {"@type": "ChannelRef", "id": "shop"}}, "channel-not-allowed", None),
+        (
+            {
+                "troubleTicketCharacteristic": [
+                    *_without("occurredAt"),
+                    characteristic("StringCharacteristic", "occurredAt", "2026-11-23T19:30:00"),
+                ]
+            },
+            "invalid-characteristic",
+            "troubleTicketCharacteristic.occurredAt",
+        ),
+        (
+            {
+                "troubleTicketCharacteristic": [
+                    *_without("floor"),
+                    characteristic("IntegerCharacteristic", "floor", "12"),
+                ]
+            },
+            "validation-error",
+            "body.troubleTicketCharacteristic.9.IntegerCharacteristic.value",
+        ),
     ],
 )
 async def test_bad_input_is_a_problem_and_writes_nothing(

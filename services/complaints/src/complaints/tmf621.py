@@ -395,18 +395,22 @@ class StatusChange(_Out):
     statusChangeReason: str | None = None
 
 
+CharacteristicType = Literal[
+    "StringCharacteristic",
+    "NumberCharacteristic",
+    "IntegerCharacteristic",
+    "BooleanCharacteristic",
+    "StringArrayCharacteristic",
+]
+CharacteristicValue = bool | int | float | str | list[str]
+
+
 class Characteristic(_Out):
     """TMF Characteristic (String, Number, Integer, Boolean or StringArray by ``@type``)."""
 
-    type_: Literal[
-        "StringCharacteristic",
-        "NumberCharacteristic",
-        "IntegerCharacteristic",
-        "BooleanCharacteristic",
-        "StringArrayCharacteristic",
-    ] = Field(alias="@type")
+    type_: CharacteristicType = Field(alias="@type")
     name: str
-    value: bool | int | float | str | list[str]
+    value: CharacteristicValue
 
 
 class TroubleTicket(_Out):
@@ -565,7 +569,7 @@ def _note(entry: HistoryEntry) -> Note:
 
 def characteristics_of(complaint: Complaint) -> list[Characteristic]:
     """Return the complaint form as typed characteristics (only what was given)."""
-    values: list[tuple[str, bool | int | float | str | list[str] | None]] = [
+    values: list[tuple[str, CharacteristicValue | None]] = [
         ("category", complaint.category),
         ("symptoms", list(complaint.symptoms) or None),
         ("lat", complaint.lat),
@@ -595,7 +599,7 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _characteristic_type(value: bool | int | float | str | list[str]) -> Any:
+def _characteristic_type(value: CharacteristicValue) -> CharacteristicType:
     if isinstance(value, bool):  # before int: a bool is an int to Python
         return "BooleanCharacteristic"
     if isinstance(value, int):
@@ -651,10 +655,9 @@ def complaint_form(body: TroubleTicketCreate, principal: Principal) -> Complaint
         channel=channel, msisdn=body.relatedParty[0].partyOrPartyRole.id, description=body.description
     )
     try:
-        data = ComplaintCreate.model_validate(form)
+        return ComplaintCreate.model_validate(form)
     except ValidationError as exc:
         raise _form_problem(exc) from None
-    return data
 
 
 def _form_problem(exc: ValidationError) -> ProblemError:
@@ -927,21 +930,17 @@ def _apply_attributes(
 
 
 def _check_partner_move(principal: Principal, current: str, to: str) -> None:
-    """Refuse (403) a status only our staff may set; the lifecycle still decides what is legal."""
-    if principal.partner_id is None or to not in PARTNER_MOVES:
-        if principal.partner_id is not None:
-            raise ProblemError(
-                403,
-                "status-not-allowed",
-                f"partners may set status {', '.join(sorted(PARTNER_MOVES))} only",
-                allowed=sorted(PARTNER_MOVES),
-            )
+    """Refuse (403) a move only our staff make; an illegal one is left to the lifecycle (409)."""
+    if principal.partner_id is None:
         return
-    if to == "inProgress" and current not in PARTNER_MOVES[to]:
+    partner_may = current in PARTNER_MOVES.get(to, frozenset())
+    if not partner_may and (to not in PARTNER_MOVES or to in lifecycle.TRANSITIONS[current]):
         raise ProblemError(
             403,
             "status-not-allowed",
-            "partners set inProgress only to reopen a resolved ticket or answer a pending one",
+            "partners withdraw a ticket (cancelled), accept its resolution (closed), or reopen it or "
+            "answer what it waits on (inProgress); working it is the care team's",
+            allowed=sorted(PARTNER_MOVES),
         )
 
 
