@@ -14,6 +14,8 @@ has the full table):
 
 Filing goes through ``service.file_complaint``, so every intake rule applies (routing, SLA clocks,
 events, follow-up). Partners file on channel ``partner_api`` and see only their own tickets.
+Status changes go through ``lifecycle.change_status``; DELETE withdraws (cancels) a ticket nobody
+has worked on yet and never removes the record.
 
 Hub callbacks: a durable consumer of our own ``complaints.*`` events turns each into the TMF event
 partners subscribed to, so a change made on any channel (agent desktop, portal, SLA watcher)
