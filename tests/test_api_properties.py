@@ -261,6 +261,10 @@ def input_names(openapi: dict[str, Any]) -> set[str]:
             b.get("type") in ("string", "integer") and "format" not in b and "enum" not in b for b in branches
         )
 
+    def addressable(name: str) -> bool:
+        # Schemathesis names body fields by letters, digits, "_" and "-" only (not TMF's "@type").
+        return all(c.isalnum() or c in "_-" for c in name)
+
     names: set[str] = set()
     for path in openapi.get("paths", {}).values():
         for operation in path.values():
@@ -269,7 +273,11 @@ def input_names(openapi: dict[str, Any]) -> set[str]:
             names.update(f"{p['in']}.{p['name']}" for p in operation.get("parameters", []))
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 properties = resolve(media.get("schema", {})).get("properties", {})
-                names.update(f"body.{name}" for name, schema in properties.items() if plain(resolve(schema)))
+                names.update(
+                    f"body.{name}"
+                    for name, schema in properties.items()
+                    if plain(resolve(schema)) and addressable(name)
+                )
     return names
 
 

@@ -415,6 +415,7 @@ CONTACT_READERS = {"agent", "marketer", "supervisor", "admin"}
 CONTACT_WRITERS = {"admin"}  # other services send through commands; partners get keys with contact:write
 CONTACT_DIALERS = {"agent", "supervisor", "admin"}
 TMF681 = "/tmf-api/communicationManagement/v4/communicationMessage"
+TMF621 = "/tmf-api/troubleTicket/v5"
 
 # Every operation the gateway publishes, and who may call it. A new route fails the test until it
 # is added here: access is decided on purpose, not by accident.
@@ -424,6 +425,14 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/complaints/v1/complaints/{complaint_id}"): COMPLAINT_READERS,
     ("POST", "/complaints/v1/portal/complaints"): {"anonymous", "customer", "admin"},
     ("GET", "/complaints/v1/portal/complaint"): {"customer"},
+    ("POST", TMF621 + "/troubleTicket"): COMPLAINT_WRITERS,
+    ("GET", TMF621 + "/troubleTicket"): COMPLAINT_READERS,
+    ("GET", TMF621 + "/troubleTicket/{ticket_id}"): COMPLAINT_READERS,
+    ("PATCH", TMF621 + "/troubleTicket/{ticket_id}"): COMPLAINT_WRITERS,
+    ("DELETE", TMF621 + "/troubleTicket/{ticket_id}"): COMPLAINT_WRITERS,
+    ("POST", TMF621 + "/hub"): COMPLAINT_WRITERS,
+    ("GET", TMF621 + "/hub/{hub_id}"): COMPLAINT_READERS,
+    ("DELETE", TMF621 + "/hub/{hub_id}"): COMPLAINT_WRITERS,
     ("GET", "/coverage/v1/investigations"): COVERAGE_READERS,
     ("GET", "/coverage/v1/investigations/{investigation_id}"): COVERAGE_READERS,
     ("GET", "/coverage/v1/queue"): COVERAGE_READERS,
@@ -493,6 +502,8 @@ async def test_access_control_matrix(platform: Stack) -> None:
     filed = (await client.post("/complaints/v1/complaints", headers=callers["partner"], json=FORM)).json()
     values = {
         "complaint_id": filed["id"],
+        "ticket_id": filed["id"],
+        "hub_id": "none",
         "investigation_id": "none",
         "import_id": "none",
         "key_id": partner["id"],

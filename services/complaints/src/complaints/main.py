@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from careloop_common.app import create_service_app
-from complaints import api, consumers
+from complaints import api, consumers, tmf621
 from complaints.settings import ComplaintsSettings
 
 
@@ -17,7 +17,9 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
         settings or ComplaintsSettings(),
         title="careloop complaints",
         description="Coverage complaint intake, first-contact ownership, SLA clocks, follow-up and TMF621.",
-        routers=[api.router],
-        consumers=consumers.specs(),
+        routers=[api.router, tmf621.router],
+        consumers=[*consumers.specs(), *tmf621.consumer_specs()],
         migrations_dir=Path(__file__).parent / "migrations",
+        on_startup=tmf621.start_hub,
+        on_shutdown=tmf621.stop_hub,
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict, JsonValue
 
-from careloop_common.inputs import MSISDN, Text
+from careloop_common.inputs import MSISDN, Text, Timestamp
 
 
 class Category(StrEnum):
@@ -79,6 +79,26 @@ class Network(StrEnum):
     g5 = "5G"
 
 
+def _aware(instant: datetime) -> datetime:
+    """Refuse a date-time without an offset (RFC 3339 requires one; stored as UTC it would be a guess)."""
+    if instant.utcoffset() is None:
+        raise ValueError("a date-time needs a time-zone offset, e.g. 2026-11-30T10:00:00Z")
+    return instant
+
+
+def _whole(value: object) -> object:
+    """Take 12.0 as 12: JSON Schema counts it an integer, so a client may well send it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, Field(strict=True), BeforeValidator(_whole)]
+"""An integer field: 12 or 12.0, never "12" or true (strict, as the schema says ``integer``).
+
+Bounds go in the ``Field`` before the validator (``Annotated[int, Field(strict=True, ge=…),
+BeforeValidator(_whole)]``); put after it they reach the OpenAPI as ``ge``/``le``, not ``minimum``.
+"""
+
+
 def _given(*names: str) -> JsonDict:
     """JSON Schema: each of ``names`` is present and a number (not null)."""
     return {"required": list(names), "properties": {n: {"type": "number"} for n in names}}
@@ -126,8 +146,10 @@ class ComplaintCreate(BaseModel):
     lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
     address: Text | None = Field(default=None, max_length=500)
     indoor: bool | None = Field(default=None, strict=True, description="indoors (true) or outdoors (false)")
-    floor: int | None = Field(default=None, ge=-10, le=200, strict=True)
-    occurred_at: datetime | None = Field(default=None, description="when it (first) happened")
+    floor: Annotated[int, Field(strict=True, ge=-10, le=200), BeforeValidator(_whole)] | None = None
+    occurred_at: Annotated[Timestamp, AfterValidator(_aware)] | None = Field(
+        default=None, description="when it (first) happened"
+    )
     recurring: bool | None = Field(default=None, strict=True, description="it keeps happening (not once)")
     handset_make: Text | None = Field(default=None, max_length=64)
     handset_model: Text | None = Field(default=None, max_length=64)
