@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.config import JsonDict, JsonValue
 
 from careloop_common.inputs import MSISDN, Text
@@ -79,6 +87,20 @@ class Network(StrEnum):
     g5 = "5G"
 
 
+def _whole(value: object) -> object:
+    """Take a JSON integer as JSON Schema means it (``3`` or ``3.0``), never a string or a boolean."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a whole number")
+    return value
+
+
+# For integer fields (bounds go inside, before it, so the schema shows them as minimum/maximum):
+# strict about type (no "3", no true) yet taking 3.0, which JSON Schema calls an integer.
+WHOLE = BeforeValidator(_whole)
+
+
 def _given(*names: str) -> JsonDict:
     """JSON Schema: each of ``names`` is present and a number (not null)."""
     return {"required": list(names), "properties": {n: {"type": "number"} for n in names}}
@@ -126,7 +148,7 @@ class ComplaintCreate(BaseModel):
     lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
     address: Text | None = Field(default=None, max_length=500)
     indoor: bool | None = Field(default=None, strict=True, description="indoors (true) or outdoors (false)")
-    floor: int | None = Field(default=None, ge=-10, le=200, strict=True)
+    floor: Annotated[int, Field(ge=-10, le=200), WHOLE] | None = None
     # Aware only: a time without its offset would be stored at a guessed instant.
     occurred_at: AwareDatetime | None = Field(
         default=None, description="when it (first) happened: in the past, at most five years ago"
@@ -340,7 +362,9 @@ class RevisitCreate(BaseModel):
     )
 
     satisfied: bool = Field(strict=True)
-    score: int | None = Field(default=None, ge=1, le=5, strict=True, description="1 very poor … 5 very good")
+    score: Annotated[int, Field(ge=1, le=5), WHOLE] | None = Field(
+        default=None, description="1 very poor … 5 very good"
+    )
     comment: Text | None = Field(default=None, max_length=1000)
     channel: Literal["call", "sms", "visit"] = "call"
 

@@ -372,8 +372,13 @@ async def attach_published_wording(
             and (complaint.answer_version or 0) >= published.version_number
         ):
             continue  # already has this version or a newer one (events may arrive out of order)
-        text = wording_for(published.texts, complaint.language)
-        if text is None:
+        # A complaint already answered keeps its language: a newer wording in another one waits.
+        text = (
+            published.texts.get(complaint.language)
+            if complaint.answer_state == "published"
+            else wording_for(published.texts, complaint.language)
+        )
+        if not text:
             continue
         before = complaint.answer_state
         complaint.answer_state = "published"
