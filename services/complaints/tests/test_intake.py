@@ -175,6 +175,18 @@ async def test_when_it_happened_must_be_the_recent_past(client: httpx.AsyncClien
     assert (await client.get("/complaints/v1/complaints", headers=writer())).json()["total"] == 0
 
 
+async def test_a_portal_customer_cannot_claim_the_green_channel(desk: Desk) -> None:
+    form = {k: v for k, v in FORM.items() if k != "channel"}
+    response = await desk.client.post(
+        "/complaints/v1/portal/complaints",
+        json={**form, "customer_class": "vip"},
+        headers=auth_headers("complaints:portal", subject="anonymous"),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.customer_class"
+    assert await desk.outbox() == []
+
+
 async def test_the_whole_form_is_kept(client: httpx.AsyncClient) -> None:
     form = {
         **FORM,

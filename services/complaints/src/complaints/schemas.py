@@ -259,6 +259,10 @@ class PortalComplaintCreate(ComplaintCreate):
     )
 
     channel: Literal[Channel.web] = Field(default=Channel.web, description="always web on the portal")
+    # A customer does not vouch for their own class: the green channel is the care team's to give.
+    customer_class: Literal[CustomerClass.normal] = Field(
+        default=CustomerClass.normal, description="always normal on the portal"
+    )
 
 
 class PortalReceipt(BaseModel):
