@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careloop_common.db import SessionFactory, transaction, utcnow
+from careloop_common.inbox import stop_if_cancelled
 from complaints import repository, service
 from complaints.models import Complaint
 
@@ -70,6 +71,7 @@ async def _drain(
 async def run_forever(sessions: SessionFactory, *, source: str, interval_s: float, batch: int) -> None:
     """Run a pass every ``interval_s`` until cancelled; a failed pass is logged and tried again."""
     while True:
+        stop_if_cancelled()  # a swallowed cancellation must not keep the pass loop alive
         try:
             counts = await run_once(sessions, now=utcnow(), source=source, batch=batch)
             if counts != PassCounts(0, 0, 0):
