@@ -42,12 +42,21 @@ class Platform:
 @pytest.fixture
 async def platform(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterator[Platform]:
     """Complaints (on the parametrized backend), coverage-map (SQLite) and the gateway, each on a socket."""
-    complaints = complaints_app(service_settings(ComplaintsSettings, database_url, nats_url))
+    coverage_port = free_port()  # complaints asks coverage-map for the area's answer at intake
+    complaints = complaints_app(
+        service_settings(
+            ComplaintsSettings,
+            database_url,
+            nats_url,
+            coverage_url=f"http://127.0.0.1:{coverage_port}",
+            coverage_timeout_s=5.0,
+        )
+    )
     coverage = coverage_app(
         service_settings(CoverageSettings, sqlite_url.replace("test.db", "coverage.db"), nats_url)
     )
     down = free_port()
-    async with LiveServer(complaints) as c, LiveServer(coverage) as cov:
+    async with LiveServer(complaints) as c, LiveServer(coverage, port=coverage_port) as cov:
         gateway = gateway_app(
             service_settings(
                 GatewaySettings,
@@ -91,6 +100,9 @@ async def test_follow_up_complaints_become_one_investigation_per_area(platform: 
         items = await investigations(client)
         return items if sum(int(i["complaint_count"]) for i in items) == 4 else None  # type: ignore[call-overload]
 
+    # coverage-map answered: nothing known yet (or, once the first follow-up arrived, investigating).
+    assert filed[0]["answer_state"] == "unknown"
+    assert {f["answer_state"] for f in filed} <= {"unknown", "under_investigation"}
     items = await wait_until(settled, message="four complaints in investigations")
     assert [i["complaint_count"] for i in items] == [3, 1]
     assert items[0]["symptom_counts"] == {"call_drop": 3}

@@ -409,6 +409,7 @@ EVERYONE = {"anonymous", "customer", "partner", "feeds", *ROLES}
 AUTHENTICATED = EVERYONE - {"anonymous"}
 COMPLAINT_READERS = {"agent", "engineer", "supervisor", "admin", "partner"}
 COMPLAINT_WRITERS = {"agent", "supervisor", "admin", "partner"}
+COMPLAINT_TAKERS = {"agent", "supervisor", "admin"}  # partners file complaints; care staff take them
 COVERAGE_READERS = {"agent", "engineer", "marketer", "supervisor", "admin"}
 COVERAGE_WRITERS = {"engineer", "admin"}
 CONTACT_READERS = {"agent", "marketer", "supervisor", "admin"}
@@ -423,6 +424,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/complaints/v1/complaints"): COMPLAINT_WRITERS,
     ("GET", "/complaints/v1/complaints"): COMPLAINT_READERS,
     ("GET", "/complaints/v1/complaints/{complaint_id}"): COMPLAINT_READERS,
+    ("GET", "/complaints/v1/complaints/{complaint_id}/history"): COMPLAINT_READERS,
+    ("POST", "/complaints/v1/complaints/{complaint_id}/status"): COMPLAINT_WRITERS,
+    ("POST", "/complaints/v1/complaints/{complaint_id}/transfer"): COMPLAINT_WRITERS,
+    ("POST", "/complaints/v1/complaints/{complaint_id}/take"): COMPLAINT_TAKERS,
+    ("POST", "/complaints/v1/complaints/{complaint_id}/revisit"): COMPLAINT_WRITERS,
+    ("GET", "/complaints/v1/queue"): COMPLAINT_READERS,
     ("POST", "/complaints/v1/portal/complaints"): {"anonymous", "customer", "admin"},
     ("GET", "/complaints/v1/portal/complaint"): {"customer"},
     ("POST", TMF621 + "/troubleTicket"): COMPLAINT_WRITERS,

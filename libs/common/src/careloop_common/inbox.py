@@ -81,11 +81,13 @@ class ConsumerRunner:
         """Fetch and handle messages until cancelled."""
         backoff = 0.2
         while True:
+            stop_if_cancelled()
             subscription = None
             try:
                 subscription = await self._bind()
                 backoff = 0.2
                 while True:
+                    stop_if_cancelled()
                     try:
                         messages = await subscription.fetch(self.spec.batch, timeout=1.0)
                     except TimeoutError:
@@ -198,6 +200,19 @@ class ConsumerRunner:
         await self.bus.ensure_streams()
         await self.bus.js.add_consumer(self.spec.stream, config)
         return await self.bus.js.pull_subscribe_bind(durable=self.spec.durable, stream=self.spec.stream)
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError in a task whose cancellation was requested but swallowed on the way.
+
+    On Python 3.11, ``asyncio.wait_for`` (which nats-py uses for every request and fetch) returns
+    the result instead of raising when the cancellation lands just as the awaited reply arrives.
+    The task stays "cancelling" and a loop would go on forever: a service's shutdown hung waiting
+    for its consumers. Loops call this at the top of each round. (Python 3.12 fixed wait_for.)
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _quietly(ack: Awaitable[None]) -> None:

@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from careloop_common import idempotency
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import PORTAL_SCOPE, Principal, require_scopes
+from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
-from careloop_common.inputs import Limit, Offset, PathId
+from careloop_common.inputs import Limit, Offset, PathId, to_e164
 from complaints import repository, service
+from complaints.answers import EXTRA, CoverageClient
+from complaints.models import Complaint
 from complaints.schemas import (
+    QUEUE,
     ComplaintCreate,
     ComplaintFiled,
     ComplaintPage,
     ComplaintPublic,
     CustomerView,
+    HistoryPage,
+    HistoryPublic,
     PortalComplaintCreate,
     PortalReceipt,
+    QueuePage,
+    RevisitCreate,
+    RevisitPublic,
+    StatusChange,
+    Transfer,
 )
+from complaints.settings import ComplaintsSettings
 
 router = APIRouter(prefix="/complaints/v1", tags=["complaints"], responses=PROBLEM_RESPONSES)
 
@@ -30,23 +44,52 @@ Writer = Annotated[Principal, Depends(require_scopes("complaints:write"))]
 Customer = Annotated[Principal, Depends(require_scopes(PORTAL_SCOPE))]
 
 
+async def coverage_client(request: Request) -> CoverageClient | None:
+    """Return the client intake asks coverage-map with (dependency)."""
+    client: CoverageClient | None = request.app.state.platform.extras.get(EXTRA)
+    return client
+
+
+async def complaints_settings(request: Request) -> ComplaintsSettings:
+    """Return the service's settings (dependency)."""
+    settings: ComplaintsSettings = request.app.state.platform.settings
+    return settings
+
+
+Coverage = Annotated[CoverageClient | None, Depends(coverage_client)]
+Settings = Annotated[ComplaintsSettings, Depends(complaints_settings)]
+
+
+async def _complaint(
+    session: AsyncSession, complaint_id: str, principal: Principal, *, for_update: bool
+) -> Complaint:
+    """Return a complaint the caller may see (partners: their own), or a 404 problem."""
+    complaint = await repository.get(session, complaint_id, principal.partner_id, for_update=for_update)
+    if complaint is None:
+        raise NotFound("complaint", complaint_id)
+    return complaint
+
+
 @router.post("/complaints", status_code=201, response_model=ComplaintFiled, summary="File a complaint")
 async def file_complaint(
     body: ComplaintCreate,
     request: Request,
     session: SessionDep,
     state: PlatformDep,
+    coverage: Coverage,
     principal: Writer,
     idempotency_key: idempotency.IdempotencyKey = None,
 ) -> JSONResponse:
-    """File a complaint; with Follow Up ticked, engineering is asked to investigate the area."""
+    """File a complaint; the answer says what coverage-map knows of the place, or that engineers will look."""
+    # Asked before the database is touched: no connection is held while coverage-map thinks.
+    answer = await service.instant_answer(coverage, body)
     if idempotency_key:
         print_ = idempotency.fingerprint("POST", request.url.path, body.model_dump(mode="json"))
         prior = await idempotency.replay(session, principal.subject, idempotency_key, print_)
         if prior is not None:
             return JSONResponse(prior[1], status_code=prior[0])
     complaint, token = await service.file_complaint(
-        session, body, principal, state.source, state.settings.customer_ref_secret
+        session, body, principal, state.source, state.settings.customer_ref_secret, answer=answer
     )
     public = ComplaintPublic.model_validate(complaint).model_dump()
     out = ComplaintFiled(**public, tracking_token=token).model_dump(mode="json")
@@ -60,24 +103,166 @@ async def file_complaint(
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, summary="Get a complaint")
 async def get_complaint(complaint_id: PathId, session: SessionDep, principal: Reader) -> ComplaintPublic:
     """Return one complaint (partners see only their own)."""
-    complaint = await repository.get(session, complaint_id, principal.partner_id)
-    if complaint is None:
-        raise NotFound("complaint", complaint_id)
+    complaint = await _complaint(session, complaint_id, principal, for_update=False)
     return ComplaintPublic.model_validate(complaint)
+
+
+E164 = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\+[1-9][0-9]{3,14}$",
+        examples=["+85291234567"],
+        description="only this customer's complaints (E.164)",
+    ),
+]
 
 
 @router.get("/complaints", response_model=ComplaintPage, summary="List complaints")
 async def list_complaints(
     session: SessionDep,
     principal: Reader,
+    msisdn: E164 = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ComplaintPage:
-    """List complaints newest first (partners see only their own)."""
-    items, total = await repository.page(session, principal.partner_id, limit, offset)
+    """List complaints newest first, or one customer's history by number (partners see only their own)."""
+    number = _valid_number(msisdn) if msisdn is not None else None
+    items, total = await repository.page(session, principal.partner_id, limit, offset, msisdn=number)
     return ComplaintPage(
         items=[ComplaintPublic.model_validate(c) for c in items], total=total, limit=limit, offset=offset
     )
+
+
+def _valid_number(msisdn: str) -> str:
+    """Return a number as stored (E.164), or a problem: the pattern cannot tell a real number."""
+    try:
+        return to_e164(msisdn)
+    except ValueError as exc:
+        raise ProblemError(422, "invalid-msisdn", str(exc), field="msisdn") from exc
+
+
+@router.post(
+    "/complaints/{complaint_id}/status", response_model=ComplaintPublic, summary="Change a complaint's status"
+)
+async def change_status(
+    complaint_id: PathId,
+    body: StatusChange,
+    session: SessionDep,
+    state: PlatformDep,
+    settings: Settings,
+    principal: Writer,
+) -> ComplaintPublic:
+    """Move a complaint in its lifecycle (owner or supervisor); an illegal move is a 409 naming legal ones."""
+    complaint = await _complaint(session, complaint_id, principal, for_update=True)
+    service.change_status(
+        session,
+        complaint,
+        body.status,
+        by=principal,
+        reason=body.reason,
+        revisit_after=timedelta(days=settings.revisit_delay_days(complaint.category)),
+        now=utcnow(),
+        source=state.source,
+    )
+    return ComplaintPublic.model_validate(complaint)
+
+
+@router.post(
+    "/complaints/{complaint_id}/transfer", response_model=ComplaintPublic, summary="Hand a complaint over"
+)
+async def transfer_complaint(
+    complaint_id: PathId, body: Transfer, session: SessionDep, state: PlatformDep, principal: Writer
+) -> ComplaintPublic:
+    """Give a complaint another owner (and queue), with the reason (owner or supervisor)."""
+    complaint = await _complaint(session, complaint_id, principal, for_update=True)
+    service.transfer(
+        session,
+        complaint,
+        body.to_owner,
+        by=principal,
+        reason=body.reason,
+        queue=body.queue,
+        now=utcnow(),
+        source=state.source,
+    )
+    return ComplaintPublic.model_validate(complaint)
+
+
+@router.post(
+    "/complaints/{complaint_id}/take", response_model=ComplaintPublic, summary="Take a queued complaint"
+)
+async def take_complaint(
+    complaint_id: PathId, session: SessionDep, state: PlatformDep, principal: Writer
+) -> ComplaintPublic:
+    """Take a complaint waiting in its queue: the caller owns it to the end."""
+    complaint = await _complaint(session, complaint_id, principal, for_update=True)
+    service.take(session, complaint, by=principal, now=utcnow(), source=state.source)
+    return ComplaintPublic.model_validate(complaint)
+
+
+@router.get("/queue", response_model=QueuePage, summary="Work queue with SLA timers")
+async def work_queue(
+    session: SessionDep,
+    principal: Reader,
+    queue: Annotated[str | None, Query(pattern=QUEUE, description="one queue: coverage.HK.green")] = None,
+    mine: Annotated[bool, Query(description="only complaints the caller owns")] = False,
+    escalated: Annotated[bool | None, Query(description="only escalated (true) or not (false)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> QueuePage:
+    """List open complaints, green channel first, then by the nearest deadline, with each clock."""
+    items, total = await repository.queue_page(
+        session,
+        partner_id=principal.partner_id,
+        queue=queue,
+        owner=principal.subject if mine else None,
+        escalated=escalated,
+        limit=limit,
+        offset=offset,
+    )
+    now = utcnow()
+    return QueuePage(
+        items=[service.queue_item(c, now) for c in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/complaints/{complaint_id}/history", response_model=HistoryPage, summary="A complaint's history")
+async def complaint_history(
+    complaint_id: PathId, session: SessionDep, principal: Reader, limit: Limit = 100, offset: Offset = 0
+) -> HistoryPage:
+    """Return every change to a complaint, oldest first: who, when, what and why."""
+    await _complaint(session, complaint_id, principal, for_update=False)
+    items, total = await repository.history(
+        session, complaint_id, customer_only=False, limit=limit, offset=offset
+    )
+    return HistoryPage(
+        items=[HistoryPublic.model_validate(h) for h in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "/complaints/{complaint_id}/revisit",
+    status_code=201,
+    response_model=RevisitPublic,
+    summary="Record a revisit answer",
+)
+async def record_revisit(
+    complaint_id: PathId, body: RevisitCreate, session: SessionDep, state: PlatformDep, principal: Writer
+) -> RevisitPublic:
+    """Record what the customer said when asked after closing how we did (once per complaint)."""
+    complaint = await _complaint(session, complaint_id, principal, for_update=True)
+    answer = await service.record_revisit(
+        session,
+        complaint,
+        satisfied=body.satisfied,
+        score=body.score,
+        comment=body.comment,
+        channel=body.channel,
+        actor=principal.subject,
+        now=utcnow(),
+        source=state.source,
+    )
+    return RevisitPublic.model_validate(answer)
 
 
 @router.post(
@@ -88,19 +273,26 @@ async def list_complaints(
     summary="File a complaint on the portal (no login)",
 )
 async def file_portal_complaint(
-    body: PortalComplaintCreate, session: SessionDep, state: PlatformDep, principal: Customer
+    body: PortalComplaintCreate,
+    session: SessionDep,
+    state: PlatformDep,
+    coverage: Coverage,
+    principal: Customer,
 ) -> PortalReceipt:
-    """File a complaint as a customer; the answer holds the tracking token that follows it."""
-    # Portal complaints belong to the care team's queue, not to whoever holds a token.
-    on_portal = principal.model_copy(update={"subject": "portal"})
+    """File a complaint as a customer; the answer holds the tracking token and anything known of the area."""
+    answer = await service.instant_answer(coverage, body)
+    # Portal complaints wait in the care team's queue; "portal" is who filed them, in the history.
+    on_portal = principal.model_copy(update={"subject": "portal", "kind": "customer"})
     complaint, token = await service.file_complaint(
-        session, body, on_portal, state.source, state.settings.customer_ref_secret
+        session, body, on_portal, state.source, state.settings.customer_ref_secret, answer=answer
     )
     return PortalReceipt(
         reference=complaint.reference,
         status=complaint.status,
         created_at=complaint.created_at,
         tracking_token=token,
+        answer_state=complaint.answer_state,
+        answer_text=complaint.answer_text,
     )
 
 
@@ -111,7 +303,7 @@ async def file_portal_complaint(
     summary="Follow my complaint (tracking token)",
 )
 async def track_complaint(session: SessionDep, principal: Customer) -> CustomerView:
-    """Return the one complaint the caller's tracking token opens."""
+    """Return the one complaint the caller's tracking token opens, with its steps so far."""
     token_hash = service.tracking_hash_of(principal)
     if token_hash is None:
         raise ProblemError(
@@ -123,4 +315,5 @@ async def track_complaint(session: SessionDep, principal: Customer) -> CustomerV
     complaint = await repository.by_tracking_hash(session, token_hash)
     if complaint is None:
         raise NotFound("complaint for this tracking token", "…")
-    return service.customer_view(complaint)
+    steps, _ = await repository.history(session, complaint.id, customer_only=True, limit=500, offset=0)
+    return service.customer_view(complaint, steps)

@@ -128,9 +128,14 @@ def change_status(
     now: datetime,
     source: str,
     reason: str | None = None,
+    revisit_due_at: datetime | None = None,
 ) -> None:
-    """Move a complaint in its lifecycle: clocks, history, events and the customer's notice."""
+    """Move a complaint in its lifecycle: clocks, history, events and the customer's notice.
+
+    ``revisit_due_at`` is when a complaint being closed is revisited (the closed event says it).
+    """
     check_transition(complaint, to)
+    resolved_at = complaint.resolved_at
     before = complaint.status
     complaint.status = to
     if to == "resolved" and before == "acknowledged" and complaint.first_responded_at is None:
@@ -141,6 +146,7 @@ def change_status(
         complaint.resolution = reason or complaint.resolution
     if to == "closed":
         complaint.closed_at = now
+        complaint.revisit_due_at = revisit_due_at
     record(
         session,
         complaint,
@@ -175,7 +181,7 @@ def change_status(
             source,
         )
     elif before == "resolved" and to == "inProgress":
-        _reopen(session, complaint, by=by, now=now, source=source, reason=reason)
+        _reopen(session, complaint, by=by, now=now, source=source, reason=reason, resolved_at=resolved_at)
     if to in TOLD:
         notices.tell(
             session, complaint, TOLD[to], now=now, source=source, variables={"resolution": reason or ""}
@@ -194,9 +200,19 @@ def _move_clocks(complaint: Complaint, before: str, to: str, by: str, now: datet
 
 
 def _reopen(
-    session: AsyncSession, complaint: Complaint, *, by: str, now: datetime, source: str, reason: str | None
+    session: AsyncSession,
+    complaint: Complaint,
+    *,
+    by: str,
+    now: datetime,
+    source: str,
+    reason: str | None,
+    resolved_at: datetime | None,
 ) -> None:
     """A resolved complaint comes back: the resolution clock runs from where it stood."""
+    if resolved_at is not None:
+        # The time it sat resolved is not the owner's: the clocks stood still meanwhile.
+        complaint.pauses = [*complaint.pauses, [resolved_at.isoformat(), now.isoformat()]]
     complaint.resolved_at = None
     complaint.first_contact_resolution = False
     complaint.sla_flags = [f for f in complaint.sla_flags if not f.startswith("resolution:")]
@@ -229,7 +245,7 @@ def assign(
         "assigned",
         actor=by,
         at=now,
-        from_value=before,
+        from_value=before if before != owner else None,
         to_value=owner,
         customer_visible=tell,
     )

@@ -3,9 +3,11 @@
 
 Each notice is a ``contact.cmd.send`` command staged in the same transaction as the change it
 tells of (outbox), with an idempotency key of its own, so a redelivered command sends nothing
-twice. Complaint notices are service messages: quiet hours apply, marketing caps do not. The
-wording lives in the contact gateway's templates (``complaint.received``, ``complaint.progress``,
-``complaint.closed``, ``survey.satisfaction``); the progress phrases are here.
+twice, and a ``notice_sent`` line in the complaint's history. Complaint notices are service
+messages: quiet hours apply, marketing caps do not. The revisit is a survey, so it is ``care``: the
+customer's opt-out and the caps apply to it. The wording lives in the contact gateway's templates
+(``complaint.received``, ``complaint.progress``, ``complaint.closed``, ``survey.satisfaction``);
+the progress phrases are here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from careloop_common.events.contact import SendRequestedV1
 from careloop_common.outbox import publish_later
 from complaints import clocks
-from complaints.models import Complaint
+from complaints.models import Complaint, HistoryEntry
 
 Step = Literal[
     "acknowledged", "assigned", "answered", "dispatched", "resolved", "closed", "reopened", "revisit"
@@ -47,7 +49,15 @@ PROGRESS: dict[str, dict[str, str]] = {
         "zh-Hans": "已重新跟进，我们会尽快回复。",
         "en": "we are working on it again and will reply soon.",
     },
+    # Not the closed template: it says "is resolved", which the customer heard a moment ago.
+    "closed": {
+        "zh-Hant": "個案已完結，感謝您的耐心。稍後我們會請您為這次服務評分。",
+        "zh-Hans": "个案已完结，感谢您的耐心。稍后我们会请您为这次服务评分。",
+        "en": "the case is closed; thank you for your patience. We will ask you shortly how we did.",
+    },
 }
+# The contact gateway refuses a template variable longer than this (a published wording may be longer).
+MAX_VARIABLE = 500
 
 
 def tell(
@@ -61,21 +71,41 @@ def tell(
 ) -> SendRequestedV1:
     """Stage the customer's message for one step and restart the next-update clock."""
     template, values = _wording(complaint, step, variables or {})
+    revisit = step == "revisit"
     command = SendRequestedV1(
         idempotency_key=f"complaint:{complaint.id}:{step}:{uuid.uuid4().hex[:12]}",
         msisdn=complaint.msisdn,
-        channel="call" if step == "revisit" and complaint.contact_preference == "call" else "sms",
-        purpose="service",
+        # A revisit by phone is a person asking (an agent call): the answer is a disposition.
+        channel="agent_call" if revisit and complaint.contact_preference == "call" else "sms",
+        purpose="care" if revisit else "service",
         priority=3 if complaint.priority != "normal" else 5,
         template_id=template,
-        variables={"reference": complaint.reference, **values},
+        variables=_clipped({"reference": complaint.reference, **values}),
         language=complaint.language,
         complaint_id=complaint.id,
     )
     publish_later(session, command, source=source, subject=complaint.id)
-    if step != "revisit":
+    session.add(
+        HistoryEntry(
+            complaint_id=complaint.id,
+            at=now,
+            actor="system",
+            kind="notice_sent",
+            from_value=step,
+            to_value=f"{command.channel}:{template}",
+        )
+    )
+    if not revisit:
         clocks.updated(complaint, now)
     return command
+
+
+def _clipped(variables: dict[str, str]) -> dict[str, str]:
+    """Shorten each variable to what the contact gateway takes, marking the cut."""
+    return {
+        name: value if len(value) <= MAX_VARIABLE else value[: MAX_VARIABLE - 1] + "…"
+        for name, value in variables.items()
+    }
 
 
 def _wording(complaint: Complaint, step: Step, extra: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -84,7 +114,7 @@ def _wording(complaint: Complaint, step: Step, extra: dict[str, str]) -> tuple[s
         due = complaint.resolution_due or complaint.created_at
         local = due.astimezone(clocks.calendar_of(complaint).tz)
         return "complaint.received", {"due": local.strftime("%Y-%m-%d %H:%M")}
-    if step in ("resolved", "closed"):
+    if step == "resolved":
         return "complaint.closed", {"resolution": extra.get("resolution") or complaint.resolution or "-"}
     if step == "revisit":
         return "survey.satisfaction", {}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, func
+from sqlalchemy import ColumnElement, ScalarSelect, case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from complaints.models import Complaint, HistoryEntry
+from complaints.clocks import OPEN
+from complaints.models import Complaint, HistoryEntry, RevisitAnswer
 
 
 async def add(session: AsyncSession, complaint: Complaint) -> Complaint:
@@ -20,9 +22,28 @@ async def add(session: AsyncSession, complaint: Complaint) -> Complaint:
     return complaint
 
 
-async def get(session: AsyncSession, complaint_id: str, partner_id: str | None) -> Complaint | None:
-    """Return one complaint, only if it belongs to the partner (when a partner asks)."""
-    complaint = await session.get(Complaint, complaint_id)
+def _locked(query: Any, session: AsyncSession, *, skip: bool = False) -> Any:
+    """Lock the rows a change reads first, where the database can (PostgreSQL).
+
+    ``skip``: replicas claiming due work take disjoint rows instead of waiting for each other.
+    SQLite has one writer at a time, which serialises the same work without a lock clause.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=skip)
+    return query
+
+
+async def get(
+    session: AsyncSession, complaint_id: str, partner_id: str | None, *, for_update: bool = False
+) -> Complaint | None:
+    """Return one complaint, only if it belongs to the partner (when a partner asks).
+
+    ``for_update`` locks it for a change, so a change and the scheduler never overwrite each other.
+    """
+    query = select(Complaint).where(col(Complaint.id) == complaint_id)
+    if for_update:
+        query = _locked(query, session)
+    complaint = (await session.scalars(query)).first()
     if complaint is None or (partner_id is not None and complaint.partner_id != partner_id):
         return None
     return complaint
@@ -35,14 +56,16 @@ async def by_tracking_hash(session: AsyncSession, token_hash: str) -> Complaint 
 
 
 async def page(
-    session: AsyncSession, partner_id: str | None, limit: int, offset: int
+    session: AsyncSession, partner_id: str | None, limit: int, offset: int, msisdn: str | None = None
 ) -> tuple[list[Complaint], int]:
-    """Return complaints newest first, filtered to the partner's own when a partner asks."""
-    query = select(Complaint)
-    count = select(func.count()).select_from(Complaint)
+    """Return complaints newest first, filtered to the partner's own and to one customer's number."""
+    conditions: list[ColumnElement[bool]] = []
     if partner_id is not None:
-        query = query.where(col(Complaint.partner_id) == partner_id)
-        count = count.where(col(Complaint.partner_id) == partner_id)
+        conditions.append(col(Complaint.partner_id) == partner_id)
+    if msisdn is not None:
+        conditions.append(col(Complaint.msisdn) == msisdn)
+    query = select(Complaint).where(*conditions)
+    count = select(func.count()).select_from(Complaint).where(*conditions)
     rows = await session.scalars(
         query.order_by(col(Complaint.created_at).desc(), col(Complaint.id)).limit(limit).offset(offset)
     )
@@ -153,3 +176,143 @@ async def history_of(
     for entry in rows:
         found[entry.complaint_id].append(entry)
     return found
+
+
+# Green channel first: urgent, then high (VIP, gold), then the rest.
+_PRIORITY_RANK = case({"urgent": 0, "high": 1}, value=col(Complaint.priority), else_=2)
+
+
+def _nearest_deadline() -> Any:
+    """The earliest of a complaint's running deadlines (NULL while every clock is paused).
+
+    Spelled as CASE, not LEAST/MIN: SQLite's scalar min() is NULL when any argument is.
+    """
+    first, update, resolution = (
+        col(Complaint.first_response_due),
+        col(Complaint.next_update_due),
+        col(Complaint.resolution_due),
+    )
+
+    return case(
+        (
+            first.is_not(None)
+            & (update.is_(None) | (first <= update))
+            & (resolution.is_(None) | (first <= resolution)),
+            first,
+        ),
+        (update.is_not(None) & (resolution.is_(None) | (update <= resolution)), update),
+        else_=resolution,
+    )
+
+
+async def queue_page(
+    session: AsyncSession,
+    *,
+    partner_id: str | None,
+    queue: str | None,
+    owner: str | None,
+    escalated: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Complaint], int]:
+    """Return open complaints, green channel first, then by the nearest deadline (paused ones last)."""
+    conditions: list[ColumnElement[bool]] = [col(Complaint.status).in_(sorted(OPEN))]
+    if partner_id is not None:
+        conditions.append(col(Complaint.partner_id) == partner_id)
+    if queue is not None:
+        conditions.append(col(Complaint.queue) == queue)
+    if owner is not None:
+        conditions.append(col(Complaint.owner) == owner)
+    if escalated is not None:
+        conditions.append(col(Complaint.escalated) == escalated)
+    nearest = _nearest_deadline()
+    query = (
+        select(Complaint)
+        .where(*conditions)
+        .order_by(_PRIORITY_RANK, nearest.is_(None), nearest, col(Complaint.created_at), col(Complaint.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    count = select(func.count()).select_from(Complaint).where(*conditions)
+    return list(await session.scalars(query)), int(await session.scalar(count) or 0)
+
+
+async def history(
+    session: AsyncSession, complaint_id: str, *, customer_only: bool, limit: int, offset: int
+) -> tuple[list[HistoryEntry], int]:
+    """Return a complaint's history oldest first (only what its customer may see, if asked)."""
+    conditions: list[ColumnElement[bool]] = [col(HistoryEntry.complaint_id) == complaint_id]
+    if customer_only:
+        conditions.append(col(HistoryEntry.customer_visible).is_(True))
+    query = (
+        select(HistoryEntry)
+        .where(*conditions)
+        .order_by(col(HistoryEntry.at), col(HistoryEntry.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    count = select(func.count()).select_from(HistoryEntry).where(*conditions)
+    return list(await session.scalars(query)), int(await session.scalar(count) or 0)
+
+
+async def open_follow_ups_in_area(session: AsyncSession, area_id: str) -> Sequence[Complaint]:
+    """Return (locked) the open complaints of an area that wait for engineering's answer."""
+    query = select(Complaint).where(
+        col(Complaint.area_id) == area_id,
+        col(Complaint.status).in_(sorted(OPEN)),
+        col(Complaint.follow_up).is_(True),
+    )
+    return (await session.scalars(_locked(query.order_by(col(Complaint.id)), session))).all()
+
+
+async def claim_sla_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Complaint]:
+    """Claim open complaints whose next warning or deadline has come (replicas take disjoint rows)."""
+    query = (
+        select(Complaint)
+        .where(col(Complaint.sla_check_at) <= now, col(Complaint.status).in_(sorted(OPEN)))
+        .order_by(col(Complaint.sla_check_at))
+        .limit(limit)
+    )
+    return (await session.scalars(_locked(query, session, skip=True))).all()
+
+
+async def claim_dispatch_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Complaint]:
+    """Claim open complaints whose answer is due to go to their owner and has not gone yet."""
+    query = (
+        select(Complaint)
+        .where(
+            col(Complaint.dispatch_at) <= now,
+            col(Complaint.dispatched_at).is_(None),
+            col(Complaint.status).in_(sorted(OPEN)),
+        )
+        .order_by(col(Complaint.dispatch_at))
+        .limit(limit)
+    )
+    return (await session.scalars(_locked(query, session, skip=True))).all()
+
+
+async def claim_revisits_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Complaint]:
+    """Claim closed complaints whose revisit is due and has not been asked."""
+    query = (
+        select(Complaint)
+        .where(
+            col(Complaint.revisit_due_at) <= now,
+            col(Complaint.revisit_sent_at).is_(None),
+            col(Complaint.status) == "closed",
+        )
+        .order_by(col(Complaint.revisit_due_at))
+        .limit(limit)
+    )
+    return (await session.scalars(_locked(query, session, skip=True))).all()
+
+
+async def revisit_answer(session: AsyncSession, complaint_id: str) -> RevisitAnswer | None:
+    """Return the customer's revisit answer, if they gave one."""
+    return await session.get(RevisitAnswer, complaint_id)
+
+
+async def add_revisit_answer(session: AsyncSession, answer: RevisitAnswer) -> RevisitAnswer:
+    """Store a revisit answer; flush so a second answer for the complaint conflicts now."""
+    session.add(answer)
+    await session.flush()
+    return answer

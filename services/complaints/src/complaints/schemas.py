@@ -6,10 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.config import JsonDict, JsonValue
 
-from careloop_common.inputs import MSISDN, Text, Timestamp
+from careloop_common.inputs import MSISDN, Text
 
 
 class Category(StrEnum):
@@ -79,24 +87,18 @@ class Network(StrEnum):
     g5 = "5G"
 
 
-def _aware(instant: datetime) -> datetime:
-    """Refuse a date-time without an offset (RFC 3339 requires one; stored as UTC it would be a guess)."""
-    if instant.utcoffset() is None:
-        raise ValueError("a date-time needs a time-zone offset, e.g. 2026-11-30T10:00:00Z")
-    return instant
-
-
 def _whole(value: object) -> object:
-    """Take 12.0 as 12: JSON Schema counts it an integer, so a client may well send it."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+    """Take a JSON integer as JSON Schema means it (``3`` or ``3.0``), never a string or a boolean."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a whole number")
+    return value
 
 
-WholeNumber = Annotated[int, Field(strict=True), BeforeValidator(_whole)]
-"""An integer field: 12 or 12.0, never "12" or true (strict, as the schema says ``integer``).
-
-Bounds go in the ``Field`` before the validator (``Annotated[int, Field(strict=True, ge=…),
-BeforeValidator(_whole)]``); put after it they reach the OpenAPI as ``ge``/``le``, not ``minimum``.
-"""
+# For integer fields (bounds go inside, before it, so the schema shows them as minimum/maximum):
+# strict about type (no "3", no true) yet taking 3.0, which JSON Schema calls an integer.
+WHOLE = BeforeValidator(_whole)
 
 
 def _given(*names: str) -> JsonDict:
@@ -146,9 +148,10 @@ class ComplaintCreate(BaseModel):
     lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
     address: Text | None = Field(default=None, max_length=500)
     indoor: bool | None = Field(default=None, strict=True, description="indoors (true) or outdoors (false)")
-    floor: Annotated[int, Field(strict=True, ge=-10, le=200), BeforeValidator(_whole)] | None = None
-    occurred_at: Annotated[Timestamp, AfterValidator(_aware)] | None = Field(
-        default=None, description="when it (first) happened"
+    floor: Annotated[int, Field(ge=-10, le=200), WHOLE] | None = None
+    # Aware only: a time without its offset would be stored at a guessed instant.
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="when it (first) happened: in the past, at most five years ago"
     )
     recurring: bool | None = Field(default=None, strict=True, description="it keeps happening (not once)")
     handset_make: Text | None = Field(default=None, max_length=64)
@@ -170,7 +173,7 @@ class ComplaintCreate(BaseModel):
 
 
 class ComplaintPublic(BaseModel):
-    """A complaint as shown to staff and partners."""
+    """A complaint as shown to staff and partners: the form, its owner and queue, clocks and answer."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -184,10 +187,45 @@ class ComplaintPublic(BaseModel):
     lat: float | None
     lng: float | None
     address: str | None
+    indoor: bool | None = None
+    floor: int | None = None
+    occurred_at: datetime | None = None
+    recurring: bool | None = None
+    handset_make: str | None = None
+    handset_model: str | None = None
     network: str | None
     symptoms: list[str]
     follow_up: bool
+    contact_preference: str = "sms"
+    language: str = "zh-Hant"
     owner: str
+    region: str = "HK"
+    customer_class: str = "normal"
+    priority: str = Field(default="normal", description="high is the green channel")
+    queue: str = ""
+    escalated: bool = False
+    area_id: str | None = Field(default=None, description="the coverage area (H3 cell) it happened in")
+    answer_state: str | None = Field(
+        default=None,
+        description="what coverage-map knew of the area: published (read answer_text to the customer), "
+        "under_investigation, unknown, or unavailable (coverage-map did not answer in time)",
+    )
+    answer_text: str | None = Field(
+        default=None, description="engineering's wording, in the customer's language"
+    )
+    answer_version: int | None = None
+    answer_at: datetime | None = None
+    dispatch_at: datetime | None = Field(default=None, description="when the answer goes to the owner")
+    dispatched_at: datetime | None = None
+    first_response_due: datetime | None = None
+    next_update_due: datetime | None = None
+    resolution_due: datetime | None = None
+    resolution: str | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    first_contact_resolution: bool = False
+    revisit_due_at: datetime | None = None
+    revisit_sent_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -221,15 +259,32 @@ class PortalComplaintCreate(ComplaintCreate):
     )
 
     channel: Literal[Channel.web] = Field(default=Channel.web, description="always web on the portal")
+    # A customer does not vouch for their own class: the green channel is the care team's to give.
+    customer_class: Literal[CustomerClass.normal] = Field(
+        default=CustomerClass.normal, description="always normal on the portal"
+    )
 
 
 class PortalReceipt(BaseModel):
-    """What the customer keeps after filing on the portal."""
+    """What the customer keeps after filing on the portal (and engineering's answer, if one is known)."""
 
     reference: str
     status: str
     created_at: datetime
     tracking_token: str = Field(description="keep it: with it you can follow this complaint")
+    answer_state: str | None = None
+    answer_text: str | None = Field(default=None, description="what engineering says of the area")
+
+
+class TimelineStep(BaseModel):
+    """One step of a complaint the customer sees on the portal."""
+
+    at: datetime
+    kind: str = Field(
+        description="filed, assigned, answer_attached, follow_up_requested, plan_scheduled, dispatched, "
+        "status_changed, revisit_sent"
+    )
+    value: str | None = Field(default=None, description="the new status, answer state or planned date")
 
 
 class CustomerView(BaseModel):
@@ -244,6 +299,10 @@ class CustomerView(BaseModel):
     address: str | None
     created_at: datetime
     updated_at: datetime
+    answer_state: str | None = None
+    answer_text: str | None = Field(default=None, description="what engineering says of the area")
+    expected_by: datetime | None = Field(default=None, description="when we aim to have resolved it")
+    steps: list[TimelineStep] = Field(default_factory=list, description="what happened so far, oldest first")
 
 
 class ComplaintPage(BaseModel):
@@ -253,3 +312,138 @@ class ComplaintPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# --- working a complaint --------------------------------------------------------------------------
+
+StatusName = Literal[
+    "acknowledged", "inProgress", "pending", "held", "resolved", "closed", "rejected", "cancelled"
+]
+# Who may own a complaint (a user name, an API key id, or queue:<queue>) and which queue it waits in.
+OWNER = r"^[A-Za-z0-9_.:@-]{1,128}$"
+QUEUE = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class StatusChange(BaseModel):
+    """Move a complaint in its lifecycle (TMF621 states), saying why."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"status": "resolved", "reason": "Explained the planned indoor site"}]
+        },
+    )
+
+    status: StatusName
+    reason: Text | None = Field(
+        default=None, max_length=2000, description="why; for resolved, the resolution the customer is told"
+    )
+
+
+class Transfer(BaseModel):
+    """Hand a complaint to another owner (and queue), with the reason."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"to_owner": "billing-desk", "reason": "a billing question", "queue": "billing.HK.standard"}
+            ]
+        },
+    )
+
+    to_owner: Annotated[str, StringConstraints(pattern=OWNER)]
+    reason: Text = Field(min_length=1, max_length=2000)
+    queue: Annotated[str, StringConstraints(pattern=QUEUE)] | None = None
+
+
+class RevisitCreate(BaseModel):
+    """What the customer said when asked, after closing, how we did."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"satisfied": True, "score": 4, "comment": "signal better now"}]},
+    )
+
+    satisfied: bool = Field(strict=True)
+    score: Annotated[int, Field(ge=1, le=5), WHOLE] | None = Field(
+        default=None, description="1 very poor … 5 very good"
+    )
+    comment: Text | None = Field(default=None, max_length=1000)
+    channel: Literal["call", "sms", "visit"] = "call"
+
+
+class RevisitPublic(BaseModel):
+    """A revisit answer."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    complaint_id: str
+    satisfied: bool | None
+    score: int | None
+    comment: str | None
+    channel: str
+    answered_at: datetime
+
+
+class HistoryPublic(BaseModel):
+    """One change to a complaint: who, when, what (kind, from → to) and why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    reason: str | None
+    customer_visible: bool
+
+
+class HistoryPage(BaseModel):
+    """A page of a complaint's history, oldest first."""
+
+    items: list[HistoryPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ClockView(BaseModel):
+    """Where one SLA clock stands: its deadline, the business time left, and its state."""
+
+    name: Literal["first_response", "next_update", "resolution"]
+    state: Literal["ok", "warning", "breached"]
+    due_at: datetime | None = Field(description="None while the clock is paused")
+    remaining_s: int = Field(description="business seconds left; negative by the overdue time once breached")
+    paused: bool
+
+
+class QueueItem(BaseModel):
+    """A complaint in an agent's queue with its SLA timers."""
+
+    id: str
+    reference: str
+    status: str
+    category: str
+    priority: str
+    customer_class: str
+    queue: str
+    owner: str
+    escalated: bool
+    answer_state: str | None
+    created_at: datetime
+    clocks: list[ClockView]
+
+
+class QueuePage(BaseModel):
+    """Open complaints, green channel first, then by the nearest deadline."""
+
+    items: list[QueueItem]
+    total: int
+    limit: int
+    offset: int
+
+
+WholeNumber = Annotated[int, WHOLE]
+"""An integer value: 12 or 12.0 (JSON Schema calls both integers), never "12" or true."""

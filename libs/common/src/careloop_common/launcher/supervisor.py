@@ -28,6 +28,7 @@ from careloop_common.launcher.parts import (
     StandIn,
     external_nats_url,
     nats_port,
+    part_named,
 )
 from careloop_common.natsserver import NatsServer, nats_server_binary, port_open
 
@@ -287,5 +288,7 @@ def child_env(home: Path, nats_url: str, principal_secret: str, admin_key: str) 
     )
     for part in SERVICES:
         env.setdefault(f"GATEWAY_{part.package.upper()}_URL", part.url)
+    # Intake asks coverage-map for the area's answer while the agent waits.
+    env.setdefault("COMPLAINTS_COVERAGE_URL", part_named("coverage-map").url)
     env.setdefault("GATEWAY_PORT", str(GATEWAY.port))
     return env
