@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from careloop_common.app import create_service_app
-from complaints import api, consumers
+from complaints import api, consumers, reports_api
 from complaints.settings import ComplaintsSettings
 
 
@@ -17,7 +17,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
         settings or ComplaintsSettings(),
         title="careloop complaints",
         description="Coverage complaint intake, first-contact ownership, SLA clocks, follow-up and TMF621.",
-        routers=[api.router],
+        routers=[api.router, reports_api.router],
         consumers=consumers.specs(),
         migrations_dir=Path(__file__).parent / "migrations",
     )
