@@ -181,23 +181,6 @@ def _week_start(dialect: str) -> ColumnElement[Any]:
     return func.date(col(Complaint.created_at), literal_column("'-6 days'"), literal_column("'weekday 1'"))
 
 
-def _symptom_elements(dialect: str, name: str) -> tuple[FromClause, ColumnElement[int]]:
-    """Return each complaint's symptoms as rows (column ``value``) and each one's place in the list.
-
-    A function in FROM may read the complaint's columns on both databases (LATERAL is implied).
-    """
-    if dialect == "postgresql":
-        elements = func.json_array_elements_text(col(Complaint.symptoms)).table_valued(
-            "value", with_ordinality="position", joins_implicitly=True
-        )
-        derived = elements.render_derived(name=name)
-        return derived, derived.c.position
-    each = func.json_each(col(Complaint.symptoms)).table_valued(
-        "value", "key", name=name, joins_implicitly=True
-    )
-    return each, each.c.key
-
-
 def week_label(monday: object) -> str:
     """Return the ISO week (``2026-W49``) of the Monday the database gave (a date or its text)."""
     year, week, _ = date.fromisoformat(str(monday)[:10]).isocalendar()
@@ -373,13 +356,34 @@ def _grouping(by: Dimension, dialect: str, filters: Filters) -> _Grouping:
         return _Grouping(func.lower(func.trim(col(Complaint.handset_make))), table, filters.conditions())
     if by == "week":
         return _Grouping(_week_start(dialect), table, filters.conditions())
-    # A complaint counts once under each symptom it lists, even one listed twice: only its first
-    # mention joins. (DISTINCT over the pairs, joined back, took three times as long.)
-    element, place = _symptom_elements(dialect, "symptom_element")
-    earlier, earlier_place = _symptom_elements(dialect, "earlier_element")
-    repeated = exists().select_from(earlier).where(earlier.c.value == element.c.value, earlier_place < place)
-    source = table.join(element, true())
-    return _Grouping(element.c.value, source, [*filters.conditions(), ~repeated])
+    return _symptom_grouping(dialect, filters)
+
+
+def _symptom_grouping(dialect: str, filters: Filters) -> _Grouping:
+    """Group complaints by symptom: once under each distinct symptom they list, even one listed twice.
+
+    A function in FROM may read the complaint's columns (LATERAL is implied on PostgreSQL), so each
+    complaint joins its own symptoms. PostgreSQL takes them DISTINCT in a LATERAL subquery; SQLite
+    has no LATERAL, so there a symptom joins only at its first place in the list (``json_each``'s
+    ``key``). Both beat DISTINCT over all (complaint, symptom) pairs joined back (on SQLite a quarter
+    of the time at 100k rows); on PostgreSQL the LATERAL form took 60 % of the first-place test's.
+    """
+    if dialect == "postgresql":
+        elements = func.json_array_elements_text(col(Complaint.symptoms)).table_valued(
+            "value", joins_implicitly=True
+        )
+        distinct = select(elements.c.value).distinct().lateral("symptom_element")
+        return _Grouping(distinct.c.value, COMPLAINT_TABLE.join(distinct, true()), filters.conditions())
+    element, earlier = (
+        func.json_each(col(Complaint.symptoms)).table_valued("value", "key", name=name, joins_implicitly=True)
+        for name in ("symptom_element", "earlier_element")
+    )
+    repeated = (
+        exists().select_from(earlier).where(earlier.c.value == element.c.value, earlier.c.key < element.c.key)
+    )
+    return _Grouping(
+        element.c.value, COMPLAINT_TABLE.join(element, true()), [*filters.conditions(), ~repeated]
+    )
 
 
 def _grouped(grouping: _Grouping) -> Select[Any]:
