@@ -292,6 +292,7 @@ async def test_a_partners_events_reach_only_its_own_and_internal_subscriptions(
         "http://",
         "https://user:password@partner.example/cb",
         "http://partner.example:99999/cb",
+        "http://[partner.example/cb",
         "http://partner example/cb",
         "https://partner.example/" + "x" * 2000,
     ],

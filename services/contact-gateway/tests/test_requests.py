@@ -363,3 +363,21 @@ async def test_reading_needs_a_scope(client: httpx.AsyncClient) -> None:
     refused = await client.post("/contact/v1/requests", json={}, headers={**reader, "Idempotency-Key": "x"})
     assert refused.status_code in (403, 422)
     assert (await client.post("/contact/v1/dialer/claim", json={}, headers=reader)).status_code == 403
+
+
+async def test_a_send_time_with_no_utc_form_is_refused_and_nothing_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    partner = auth_headers("contact:read", "contact:write", subject="partner-key", partner_id="mvno-1")
+    body = {
+        "content": "Maintenance tonight",
+        "messageType": "SMS",
+        "receiver": [{"phoneNumber": HK}],
+        # Valid RFC 3339, but five minutes east of midnight in year 1 is year 0 in UTC.
+        "scheduledSendTime": "0001-01-01T00:00:01+00:05",
+    }
+    path = "/tmf-api/communicationManagement/v4/communicationMessage"
+    refused = await client.post(path, json=body, headers=partner)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"].endswith(":date-out-of-range")
+    assert (await client.get(path, headers=partner)).headers["X-Total-Count"] == "0"

@@ -430,6 +430,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/complaints/v1/complaints/{complaint_id}/take"): COMPLAINT_TAKERS,
     ("POST", "/complaints/v1/complaints/{complaint_id}/revisit"): COMPLAINT_WRITERS,
     ("GET", "/complaints/v1/queue"): COMPLAINT_READERS,
+    ("GET", "/complaints/v1/reports/summary"): COMPLAINT_READERS,
+    ("GET", "/complaints/v1/reports/breakdown"): COMPLAINT_READERS,
+    ("GET", "/complaints/v1/reports/breakdown.csv"): COMPLAINT_READERS,
+    ("GET", "/complaints/v1/reports/handlers"): COMPLAINT_READERS,
     ("POST", "/complaints/v1/portal/complaints"): {"anonymous", "customer", "admin"},
     ("GET", "/complaints/v1/portal/complaint"): {"customer"},
     ("POST", TMF621 + "/troubleTicket"): COMPLAINT_WRITERS,
@@ -506,7 +510,9 @@ async def test_access_control_matrix(platform: Stack) -> None:
     callers["feeds"] = bearer((await make_key(client, name="bss", scopes=["feeds:write"]))["token"])
     receipt = (await client.post("/complaints/v1/portal/complaints", json=PORTAL_FORM)).json()
     callers["customer"] = bearer(receipt["tracking_token"])
-    filed = (await client.post("/complaints/v1/complaints", headers=callers["partner"], json=FORM)).json()
+    filed_response = await client.post("/complaints/v1/complaints", headers=callers["partner"], json=FORM)
+    assert filed_response.status_code == 201, filed_response.text
+    filed = filed_response.json()
     values = {
         "complaint_id": filed["id"],
         "ticket_id": filed["id"],

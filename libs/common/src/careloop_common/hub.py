@@ -184,7 +184,10 @@ def check_callback(callback: str) -> str:
     """Return the callback URL if it is a plain http(s) URL with a host, else raise a 422 problem."""
     if len(callback) > MAX_CALLBACK_LENGTH:
         raise _bad_callback(f"the callback is longer than {MAX_CALLBACK_LENGTH} characters")
-    parts = urlsplit(callback)
+    try:
+        parts = urlsplit(callback)
+    except ValueError as exc:  # e.g. an unbalanced "[" reads as a broken IPv6 host
+        raise _bad_callback(f"the callback is not a URL: {exc}") from None
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
     except ValueError:

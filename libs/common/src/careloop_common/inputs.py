@@ -7,12 +7,14 @@ text, in a stored value or a compared one). Input types here refuse both with a 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import phonenumbers
 from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from careloop_common.errors import ProblemError
 
 # Any text but NUL; a JSON Schema pattern as well, so clients and generated tests know it.
 NO_NUL = r"^[^\x00]*$"
@@ -43,7 +45,21 @@ def _rfc3339(value: object) -> object:
     raise ValueError("a date-time in RFC 3339 form, e.g. 2027-03-31T00:00:00Z")
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+def _storable(value: datetime) -> datetime:
+    """Refuse an instant that has no UTC form (0001-01-01T00:00:01+00:05 is in year 0 in UTC).
+
+    The schema allows it, so this is a rule of ours: a 422 of its own type, not a validation error.
+    """
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ProblemError(
+            422, "date-out-of-range", f"{value.isoformat()} is outside the dates we can store"
+        ) from None
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_storable)]
 """A date-time field or parameter: RFC 3339 text only (pydantic alone would also take 0.5)."""
 
 

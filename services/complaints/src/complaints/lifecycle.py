@@ -25,8 +25,8 @@ from careloop_common.events.complaints import (
     StatusChangedV1,
 )
 from careloop_common.outbox import publish_later
-from complaints import clocks, notices
-from complaints.models import Complaint, HistoryEntry
+from complaints import clocks, notices, repository
+from complaints.models import Complaint
 
 STATUSES = ("acknowledged", "inProgress", "pending", "held", "resolved", "closed", "rejected", "cancelled")
 OPEN = clocks.OPEN
@@ -89,17 +89,16 @@ def record(
     customer_visible: bool = False,
 ) -> None:
     """Add one step to the complaint's history."""
-    session.add(
-        HistoryEntry(
-            complaint_id=complaint.id,
-            at=at,
-            actor=actor,
-            kind=kind,
-            from_value=from_value,
-            to_value=to_value,
-            reason=reason and reason[:2000],
-            customer_visible=customer_visible,
-        )
+    repository.add_history(
+        session,
+        complaint.id,
+        at=at,
+        actor=actor,
+        kind=kind,
+        from_value=from_value,
+        to_value=to_value,
+        reason=reason and reason[:2000],
+        customer_visible=customer_visible,
     )
     complaint.updated_at = at
 

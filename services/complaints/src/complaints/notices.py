@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from careloop_common.events.contact import SendRequestedV1
 from careloop_common.outbox import publish_later
-from complaints import clocks
-from complaints.models import Complaint, HistoryEntry
+from complaints import clocks, repository
+from complaints.models import Complaint
 
 Step = Literal[
     "acknowledged", "assigned", "answered", "dispatched", "resolved", "closed", "reopened", "revisit"
@@ -85,15 +85,14 @@ def tell(
         complaint_id=complaint.id,
     )
     publish_later(session, command, source=source, subject=complaint.id)
-    session.add(
-        HistoryEntry(
-            complaint_id=complaint.id,
-            at=now,
-            actor="system",
-            kind="notice_sent",
-            from_value=step,
-            to_value=f"{command.channel}:{template}",
-        )
+    repository.add_history(
+        session,
+        complaint.id,
+        at=now,
+        actor="system",
+        kind="notice_sent",
+        from_value=step,
+        to_value=f"{command.channel}:{template}",
     )
     if not revisit:
         clocks.updated(complaint, now)

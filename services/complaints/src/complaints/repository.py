@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, func
+from sqlalchemy import ColumnElement, ScalarSelect, Table, case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from careloop_common.db import stage_insert
 from complaints.clocks import OPEN
 from complaints.models import Complaint, HistoryEntry, RevisitAnswer
 
@@ -31,6 +32,38 @@ def _locked(query: Any, session: AsyncSession, *, skip: bool = False) -> Any:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=skip)
     return query
+
+
+def add_history(
+    session: AsyncSession,
+    complaint_id: str,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    reason: str | None = None,
+    customer_visible: bool = False,
+) -> None:
+    """Stage one history step as a plain row (append-only, several per change: no ORM object)."""
+    stage_insert(
+        session,
+        HISTORY_TABLE,
+        {
+            "complaint_id": complaint_id,
+            "at": at,
+            "actor": actor,
+            "kind": kind,
+            "from_value": from_value,
+            "to_value": to_value,
+            "reason": reason,
+            "customer_visible": customer_visible,
+        },
+    )
+
+
+HISTORY_TABLE: Table = HistoryEntry.__table__  # type: ignore[attr-defined]
 
 
 async def get(

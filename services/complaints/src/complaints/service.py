@@ -142,6 +142,9 @@ async def file_complaint(
         queue=queue,
         created_at=now,
         updated_at=now,
+        # Given, not defaulted: pydantic inspects a default_factory's signature on every call.
+        sla_flags=[],
+        pauses=[],
         **{**fields, "follow_up": data.follow_up or _needs_follow_up(answer)},
     )
     if answer is not None:
