@@ -74,7 +74,9 @@ HUB_DELIVERIES = Counter(
 )
 
 MAX_CALLBACK_LENGTH = 2000
-CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@]+([/?#]\S*)?$"
+# Control characters and spaces spelt out: "\s" means different sets in JSON Schema (ECMA),
+# Python and pydantic's Rust regex (U+0085 is whitespace to the last two only).
+CALLBACK_URL_PATTERN = r"^https?://[^\x00-\x20\x7f-\x9f/?#@]+([/?#][^\x00-\x20\x7f-\x9f]*)?$"
 """What a callback must look like, for a route's OpenAPI schema (``create_subscription`` checks more)."""
 HUB_QUERY_PATTERN = r"^\??eventType=[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*$"
 """The ``query`` filters supported, for a route's OpenAPI schema."""
