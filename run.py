@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,9 @@ def main(argv: list[str]) -> int:
         command = [*uv, "run", "--frozen", "--no-sync", "careloop", *args]
     # `up` keeps its state under ./.careloop of the caller's directory; tests run from the repo.
     child = subprocess.Popen(command, cwd=ROOT if args[0] == "test" else None)
+    # A process manager stops us with SIGTERM (or SIGHUP): pass it on, or the platform is orphaned.
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, lambda signum, _frame: child.send_signal(signum))
     while True:
         try:
             return child.wait()

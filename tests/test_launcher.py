@@ -17,6 +17,7 @@ from careloop_common.launcher.parts import ALL_PARTS, STAND_INS
 from careloop_common.natsserver import free_port
 
 CARELOOP = str(Path(sys.executable).parent / "careloop")
+RUN_PY = str(Path(__file__).resolve().parents[1] / "run.py")
 
 
 def launcher_env(home: Path) -> dict[str, str]:
@@ -56,13 +57,19 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
     env = launcher_env(tmp_path / "state")
     gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
     auth = {"Authorization": f"Bearer {env['CARELOOP_ADMIN_API_KEY']}"}
+    # README's command, so the stop below also proves run.py passes SIGTERM on to the platform.
     process = subprocess.Popen(
-        [CARELOOP, "up", "--quiet"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, RUN_PY, "up", "--quiet"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_ready(gateway, auth, process)
         descendants = psutil.Process(process.pid).children(recursive=True)
-        assert len(descendants) == len(ALL_PARTS) + len(STAND_INS) + 1  # parts, stand-ins, nats-server
+        # parts, stand-ins, nats-server, and the `uv run` and `careloop up` processes above them
+        assert len(descendants) == len(ALL_PARTS) + len(STAND_INS) + 1 + 2
 
         def demo_visible() -> bool:
             listing = httpx.get(f"{gateway}/complaints/v1/complaints", headers=auth, timeout=5).json()
