@@ -101,7 +101,7 @@ async def gateway(smsc: SmscStandIn, count: int, window: int, workdir: Path) -> 
         "CONTACT_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'contact.db'}",
         "CONTACT_SMSC_URLS": f"smpp://careloop:careloop@127.0.0.1:{smsc.port}?window={window}",
         "CONTACT_QUIET_HOURS": json.dumps({"service": "", "care": ""}),
-        "CONTACT_LOG_LEVEL": "WARNING",
+        "CONTACT_LOG_LEVEL": os.environ.get("CONTACT_LOG_LEVEL", "WARNING"),
     }
     command = [
         sys.executable,
@@ -112,7 +112,10 @@ async def gateway(smsc: SmscStandIn, count: int, window: int, workdir: Path) -> 
         "--port",
         str(port),
     ]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)  # noqa: ASYNC220 - lives for the run
+    log = (workdir / "contact-gateway.log").open("ab")
+    server = subprocess.Popen(  # noqa: ASYNC220 - lives for the run
+        [*command, "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
@@ -156,6 +159,7 @@ async def gateway(smsc: SmscStandIn, count: int, window: int, workdir: Path) -> 
     finally:
         server.terminate()
         server.wait(15)
+        log.close()
         nats.stop()
 
 
@@ -170,12 +174,14 @@ async def _ready(client: httpx.AsyncClient) -> None:
     raise RuntimeError("contact gateway never became ready")
 
 
-async def run(count: int, window: int) -> dict[str, object]:
+async def run(count: int, window: int, keep_dir: Path | None = None) -> dict[str, object]:
     """Measure the baseline and the gateway against one stand-in."""
     with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
+        workdir = keep_dir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         async with SmscStandIn(port=free_port(), receipt_delay_s=0.2, keep=2 * count) as smsc:
             bare = await baseline(smsc, count, window)
-            ours = await gateway(smsc, count, window, Path(tmp))
+            ours = await gateway(smsc, count, window, workdir)
     ratio = float(ours["per_s"]) / float(bare["per_s"])  # type: ignore[arg-type]
     return {
         "baseline": bare,
@@ -190,9 +196,12 @@ async def run(count: int, window: int) -> dict[str, object]:
 def main(
     messages: Annotated[int, typer.Option(help="messages per scenario")] = 5000,
     window: Annotated[int, typer.Option(help="submit window, both scenarios")] = 50,
+    keep_dir: Annotated[
+        Path | None, typer.Option(help="run the gateway in this directory and keep its database and log")
+    ] = None,
 ) -> None:
     """Measure and print the report as JSON."""
-    print(json.dumps(asyncio.run(run(messages, window)), indent=2))
+    print(json.dumps(asyncio.run(run(messages, window, keep_dir)), indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ permanent errors, failover, replies with STOP/START. Nothing lost, nothing sent 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from careloop_common.natsserver import free_port
 from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 from contact_gateway.main import create_app
 from contact_gateway.settings import ContactGatewaySettings
+from contact_gateway.smpp import Connector, SmscConfig
 from contact_gateway.standins.smsc import SmscStandIn
 
 HK = "+85291234567"
@@ -254,3 +256,36 @@ async def test_stop_and_start_replies_change_the_opt_out(stack: Stack) -> None:
     assert outs["items"][0]["source"] == "reply"
     again = await send(stack.client, "after-start", "Welcome back", purpose="care")
     assert again["status"] == "accepted"
+
+
+async def test_a_session_smpp34_gave_up_on_is_bound_again() -> None:
+    """smpp34 ends a session whose inbound queue overflows without telling the reader; the
+    connector takes the submits it then refuses as a dead session and binds again."""
+    async with SmscStandIn(port=free_port()) as smsc:
+        connector = Connector(SmscConfig.parse(smsc_url(smsc.port, inbound=4)))
+        reading = asyncio.Event()  # never set: a reader stuck on its first deliver_sm
+
+        async def stuck_reader(_connector: str, _event: object) -> None:
+            await reading.wait()
+
+        running = asyncio.create_task(connector.run(stuck_reader))
+        try:
+            assert await connector.wait_bound(5)
+            replies = [asyncio.create_task(smsc.send_mo(HK, "1000", f"reply {i}")) for i in range(40)]
+            await asyncio.gather(*replies, return_exceptions=True)  # refused once the queue is full
+
+            outcomes = []
+
+            async def sent_after_rebinding() -> bool:
+                outcome = await connector.submit(
+                    "85291234567", b"after", source="careloop", data_coding=0, esm_class=0
+                )
+                outcomes.append(outcome)
+                return outcome.ok and smsc.binds >= 2
+
+            await wait_until(sent_after_rebinding, message="a submit on a fresh bind")
+            assert any("session error" in (o.error or "") for o in outcomes)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await connector.stop()

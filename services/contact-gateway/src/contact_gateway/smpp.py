@@ -40,8 +40,15 @@ STATUS_NAMES = {
     0x00000065: "ESME_RX_P_APPN",
 }
 
-# Submits in a row left without a response before the session is taken for dead.
+# Submits in a row left without a response (or refused by smpp34 as a broken session) before the
+# session is taken for dead and bound again.
 UNANSWERED_LIMIT = 3
+
+# deliver_sm (receipts, replies) smpp34 may hold for us before it gives up on the session. Each
+# await of next() hands over one event per turn of the event loop, so a loop busy with a burst of
+# work falls behind the SMSC's receipts; smpp34's default (about 1,000) then ends the session
+# without telling the reader. Held events are small: 64k is a few megabytes at most.
+DEFAULT_INBOUND_CAPACITY = 65_536
 
 DeliverHandler = Callable[[str, smpp34.DeliverSmEvent], Awaitable[None]]
 
@@ -60,10 +67,11 @@ class SmscConfig:
     window: int = 10
     source: str = ""
     response_timeout_s: float = 10.0
+    inbound_capacity: int = DEFAULT_INBOUND_CAPACITY
 
     @classmethod
     def parse(cls, url: str) -> SmscConfig:
-        """Read ``smpp://user:pass@host:2775?throughput=100&window=10&source=1000&system_type=``."""
+        """Read ``smpp://user:pass@host:2775?throughput=100&window=10&source=1000&system_type=&inbound=``."""
         parts = urlsplit(url.strip())
         if parts.scheme != "smpp" or not parts.hostname:
             raise ValueError(f"not an smpp://user:pass@host:port URL: {url!r}")
@@ -85,6 +93,7 @@ class SmscConfig:
             window=max(1, int(query.get("window", 10))),
             source=query.get("source", ""),
             response_timeout_s=float(query.get("timeout", 10)),
+            inbound_capacity=max(1, int(query.get("inbound", DEFAULT_INBOUND_CAPACITY))),
         )
 
 
@@ -198,6 +207,7 @@ class Connector:
             bind_type="TRX",
             system_type=config.system_type,
             window_size=config.window,
+            inbound_capacity=config.inbound_capacity,
             connect_timeout_ms=5000,
         )
         self._session = await self._client.connect()
@@ -290,9 +300,12 @@ class Connector:
             except TimeoutError:
                 # The SMSC may have taken it; retrying risks a duplicate, not retrying risks a loss.
                 # We retry: a customer getting a notice twice is better than never.
-                self._note_unanswered()
+                self._note_unanswered("no submit_sm_resp in time")
                 return self._failed("no submit_sm_resp in time")
             except smpp34.SmppError as exc:
+                # Not an answer from the SMSC (that is a submit_sm_resp with its status) but smpp34
+                # refusing the send: the session is broken on our side, even if next() never says so.
+                self._note_unanswered(f"session error: {exc}")
                 return self._failed(f"session error: {exc}")
             finally:
                 self._in_flight -= 1
@@ -309,18 +322,19 @@ class Connector:
             transient=status in TRANSIENT_STATUSES,
         )
 
-    def _note_unanswered(self) -> None:
+    def _note_unanswered(self, why: str) -> None:
         """Count submits in a row without a response; a session that stops answering is dropped.
 
         A wedged SMSC can keep the TCP session and its enquire_links alive while answering no
-        submit: the bind looks up and takes all the traffic. Dropping it lets the pool fail over
-        to another SMSC while this one binds again.
+        submit, and smpp34 can give up on a session without ending its reader: either way the bind
+        looks up and takes all the traffic. Dropping it lets the pool fail over to another SMSC
+        while this one binds again.
         """
         self._unanswered += 1
         if self._unanswered < UNANSWERED_LIMIT:
             return
         self._unanswered = 0
-        self.last_error = f"no answer to {UNANSWERED_LIMIT} submits in a row; binding again"
+        self.last_error = f"no answer to {UNANSWERED_LIMIT} submits in a row ({why}); binding again"
         log.warning("smsc %s: %s", self.name, self.last_error)
         self._session = None
         self._bound.clear()
