@@ -1,5 +1,127 @@
-"""Campaigns tables (SQLModel). Domain tables arrive with the campaigns issue."""
+"""Campaigns tables (SQLModel: X(table=True)).
 
-from careloop_common.db import metadata
+The audience lives here: one ``subscriber`` row per customer with its profile, the usage
+aggregates the operator's feeds keep current, and the outputs of the models (life-cycle stage,
+value tier, fee sensitivity, the best-fitting plan). ``plan`` is the tariff catalogue the
+tariff-matching model prices usage against. ``subscriber_event`` keeps the past events segments
+ask about ("complained about coverage in the last 180 days").
 
-__all__ = ["metadata"]
+Money is in the operator's currency as a float with two decimals of meaning; usage counts are
+per calendar month, ``_m1`` being the last complete month.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, SmallInteger, String
+from sqlmodel import Field, SQLModel
+
+from careloop_common.db import UTCDateTime, metadata
+
+__all__ = ["Plan", "Subscriber", "SubscriberEvent", "metadata"]
+
+AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
+
+CUSTOMER_CLASSES = ("vip", "gold", "normal", "key_account")
+LIFECYCLE_STAGES = ("acquisition", "growth", "maturity", "decline")
+VALUE_TIERS = ("top20", "rest")
+
+
+class Subscriber(SQLModel, table=True):
+    """A customer: profile, usage aggregates kept current from feeds, and model outputs."""
+
+    __tablename__ = "subscriber"
+    __table_args__ = (
+        Index("ix_subscriber_region_class", "region", "customer_class"),
+        Index("ix_subscriber_cell", "cell"),
+    )
+
+    # ── profile (feeds.crm.subscriber_upserted, bulk import) ──────────────────────────────────
+    msisdn: str = Field(sa_column=Column(String(16), primary_key=True))  # E.164
+    customer_ref: str = Field(sa_column=Column(String(32), nullable=False, index=True))  # keyed pseudonym
+    brand: str = Field(sa_column=Column(String(32), nullable=False))
+    plan_id: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    region: str = Field(sa_column=Column(String(16), nullable=False))  # HK, CN-GD, …
+    time_zone: str = Field(sa_column=Column(String(64), nullable=False))
+    language: str = Field(default="zh-Hant", sa_column=Column(String(8), nullable=False))
+    join_date: date = Field(sa_column=Column(Date, nullable=False))
+    birthday: date | None = Field(default=None, sa_column=Column(Date))
+    customer_class: str = Field(default="normal", sa_column=Column(String(16), nullable=False))
+    contact_sms: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    contact_call: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+
+    # ── money (feeds.bss.*) ───────────────────────────────────────────────────────────────────
+    balance: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    revenue_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))  # last bill
+    revenue_m2: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    revenue_m3: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    # Spend per day over the last 7 days, oldest first; the mean of the last three is kept as a
+    # column so "balance < 3 * avg_daily_spend_3d" is one comparison in SQL.
+    daily_spend: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    avg_daily_spend_3d: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    top_ups_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    last_payment_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    points_expire_on: date | None = Field(default=None, sa_column=Column(Date))
+
+    # ── usage, last complete month (feeds.bss.bill_issued, feeds.network.call_detail) ─────────
+    minutes_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    sms_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    data_mb_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    long_distance_minutes_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    roaming_minutes_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    # Long-distance calls dialled with the operator's cheap prefix (12593 in the seeds).
+    prefix_calls_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    long_distance_calls_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    fee_queries_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # manual queries
+
+    # ── where the network last saw them (feeds.network.location_updated) ──────────────────────
+    cell: str | None = Field(default=None, sa_column=Column(String(16)))  # H3 cell
+    roaming: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    roaming_country: str | None = Field(default=None, sa_column=Column(String(2)))
+    located_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+    # ── model outputs (recomputed on import and on change) ────────────────────────────────────
+    lifecycle_stage: str | None = Field(default=None, sa_column=Column(String(16)))
+    value_tier: str | None = Field(default=None, sa_column=Column(String(8)))
+    fee_sensitivity: int | None = Field(default=None, sa_column=Column(SmallInteger))  # 1 (low) … 4
+    recommended_plan_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    plan_saving: float | None = Field(default=None, sa_column=Column(Float))  # per month
+    models_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Plan(SQLModel, table=True):
+    """A tariff plan of the catalogue: its fee, what it includes, and what usage beyond costs."""
+
+    __tablename__ = "plan"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    name: str = Field(sa_column=Column(String(128), nullable=False))
+    monthly_fee: float = Field(sa_column=Column(Float, nullable=False))
+    included_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    included_sms: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    included_data_mb: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    per_minute: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    per_sms: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    per_mb: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    long_distance_per_minute: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    roaming_per_minute: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SubscriberEvent(SQLModel, table=True):
+    """A past event of a customer that segments can ask about (a complaint, a plan change, …)."""
+
+    __tablename__ = "subscriber_event"
+    __table_args__ = (Index("ix_subscriber_event_lookup", "msisdn", "kind", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
+    msisdn: str = Field(sa_column=Column(String(16), nullable=False))
+    kind: str = Field(sa_column=Column(String(48), nullable=False))  # complaint.coverage, plan.changed, …
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
