@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic.fields import FieldInfo
 from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, attributes
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -26,6 +28,7 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 SessionFactory = async_sessionmaker[AsyncSession]
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def metadata() -> MetaData:
@@ -158,6 +161,59 @@ def stage_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> No
 
 
 _STAGED = "staged_inserts"
+
+
+def new_row(model: type[Row], **values: Any) -> Row:
+    """Build a table model's instance from values already checked, at a fraction of the constructor's cost.
+
+    A table model's constructor validates nothing but sets every attribute through SQLAlchemy's
+    instrumentation: about 100 µs for a 40-column row, more than the row's insert, which matters
+    when requests arrive by the thousand. This fills the instance's state directly, as SQLAlchemy
+    does for rows it loads; fields not given take their declared defaults. The result is transient
+    and behaves like a constructed one (add it to a session, or insert ``row_values`` of it).
+    """
+    defaults = _field_defaults(model)
+    unknown = values.keys() - defaults.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
+    instance = attributes.manager_of_class(model).new_instance()
+    state = instance.__dict__
+    for name, default in defaults.items():
+        state[name] = values[name] if name in values else default()
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    return instance
+
+
+def row_values(instance: SQLModel) -> dict[str, Any]:
+    """Return an instance's column values by column name, for a Core insert of it."""
+    table: Table = instance.__table__  # type: ignore[attr-defined]
+    state = instance.__dict__
+    return {column.name: state.get(column.key) for column in table.columns}
+
+
+@cache
+def _field_defaults(model: type[SQLModel]) -> dict[str, Callable[[], Any]]:
+    """Return each field's default as a callable; a required field's raises when it is not given."""
+
+    def required(name: str) -> Callable[[], Any]:
+        def missing() -> Any:
+            raise TypeError(f"{model.__name__} needs a value for {name}")
+
+        return missing
+
+    def default_of(field: FieldInfo) -> Callable[[], Any]:
+        return lambda: field.get_default(call_default_factory=True)
+
+    return {
+        name: required(name) if field.is_required() else default_of(field)
+        for name, field in model.model_fields.items()
+    }
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Flush, then write the rows staged so far now, so later queries in the transaction see them."""
+    await session.run_sync(_insert_staged_rows_unflushed)
 
 
 def _insert_staged_rows(session: Session, _context: Any = None) -> None:

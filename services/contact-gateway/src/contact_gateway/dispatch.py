@@ -47,12 +47,17 @@ def concat_reference(request_id: str) -> int:
 
 @dataclass
 class Claimed:
-    """A message this dispatcher holds: what to send and which parts already went."""
+    """A message this dispatcher holds: what to send, what its events say, which parts already went."""
 
     id: str
     msisdn: str
     text: str
+    channel: str
     purpose: str
+    customer_ref: str
+    complaint_id: str | None
+    campaign_id: str | None
+    origin: str | None
     expires_at: datetime
     done_parts: set[int]
 
@@ -138,22 +143,26 @@ class SmsDispatcher:
     async def _claim(self) -> list[Claimed]:
         async with transaction(self.sessions) as session:
             now = utcnow()
-            rows = await repository.claim_due(session, "sms", now, self.batch, self.owner, now + self.lease)
+            rows = await repository.claim_due_messages(session, now, self.batch, self.owner, now + self.lease)
             if not rows:
                 return []
             opted_out = await repository.opted_out_among(
                 session, {(r.msisdn, r.channel, r.purpose) for r in rows}
             )
             done = await repository.segments_of(session, [r.id for r in rows])
-            claimed = []
-            for row in rows:
-                if row.expires_at <= now:
-                    service.expire(session, row, now)
-                elif (row.msisdn, row.channel, row.purpose) in opted_out:
-                    service.suppress_late(session, row, "opted_out", now)
+            expired = {r.id for r in rows if r.expires_at <= now}
+            refused = {r.id for r in rows if (r.msisdn, r.channel, r.purpose) in opted_out} - expired
+            claimed = [
+                Claimed(**row._asdict(), done_parts={s.part for s in done[row.id]})
+                for row in rows
+                if row.id not in expired | refused
+            ]
+            # What can no longer go is the exception: the ORM path records it.
+            for request in (await repository.requests_by_ids(session, expired | refused)).values():
+                if request.id in expired:
+                    service.expire(session, request, now)
                 else:
-                    parts = {s.part for s in done[row.id]}
-                    claimed.append(Claimed(row.id, row.msisdn, row.text, row.purpose, row.expires_at, parts))
+                    service.suppress_late(session, request, "opted_out", now)
             return claimed
 
     async def _send_and_record(self, claimed: list[Claimed]) -> None:
@@ -214,9 +223,17 @@ class SmsDispatcher:
     async def _record(self, attempts: list[Attempt]) -> None:
         async with transaction(self.sessions) as session:
             now = utcnow()
-            requests = await repository.requests_by_ids(session, [a.claimed.id for a in attempts])
+            sent = [a for a in attempts if a.failure is None and a.submitted]
+            await service.record_sent(
+                session,
+                [service.Sent(a.claimed, a.encoded.encoding, a.encoded.segments, a.submitted) for a in sent],
+                now,
+            )
+            # Failures, and retries whose parts had all gone before, take the ORM path.
+            others = [a for a in attempts if a.failure is not None or not a.submitted]
+            requests = await repository.requests_by_ids(session, [a.claimed.id for a in others])
             segments = []
-            for attempt in attempts:
+            for attempt in others:
                 request = requests[attempt.claimed.id]
                 segments += service.record_attempt(
                     session,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from careloop_common.db import stage_insert
+from careloop_common.db import row_values, stage_insert, write_staged
 from contact_gateway.models import (
     Communication,
     ContactRequest,
@@ -52,12 +52,37 @@ def add(session: AsyncSession, *rows: Any) -> None:
     session.add_all(rows)
 
 
+async def insert_requests(session: AsyncSession, requests: Sequence[ContactRequest]) -> None:
+    """Write new requests as plain rows, with the steps and events staged for them, now."""
+    table = ContactRequest.__table__  # type: ignore[attr-defined]
+    for request in requests:
+        stage_insert(session, table, row_values(request))
+    await write_staged(session)
+
+
 def add_timeline_entry(session: AsyncSession, entry: dict[str, Any]) -> None:
     """Stage a timeline step (request_id, at, status, reason, detail) as a plain row (they are many)."""
     stage_insert(session, TIMELINE_TABLE, entry)
 
 
 TIMELINE_TABLE: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+PlainRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core result row of several columns
+REQUESTS: Table = ContactRequest.__table__  # type: ignore[attr-defined]
+SEGMENTS: Table = Segment.__table__  # type: ignore[attr-defined]
+
+# What sending a message and the events about it need of its request: a claim loads no more.
+SENDING_COLUMNS = (
+    "id",
+    "msisdn",
+    "text",
+    "channel",
+    "purpose",
+    "customer_ref",
+    "complaint_id",
+    "campaign_id",
+    "origin",
+    "expires_at",
+)
 
 
 async def page(
@@ -186,6 +211,133 @@ async def claim_due(
         row.attempts += 1
         row.updated_at = now
     return rows
+
+
+async def claim_due_messages(
+    session: AsyncSession, now: datetime, limit: int, owner: str, lease_until: datetime
+) -> Sequence[PlainRow]:
+    """Claim up to ``limit`` due SMS like ``claim_due``, as plain rows of ``SENDING_COLUMNS``."""
+    query = (
+        select(*(REQUESTS.c[name] for name in SENDING_COLUMNS))
+        .where(REQUESTS.c.channel == "sms", REQUESTS.c.status == "accepted", REQUESTS.c.due_at <= now)
+        .order_by(REQUESTS.c.rank, REQUESTS.c.due_at)
+        .limit(limit)
+    )
+    rows = (await session.execute(_skip_locked(query, session))).all()
+    if rows:
+        await session.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id.in_([row.id for row in rows]))
+            .values(
+                status="sending",
+                lease_owner=owner,
+                lease_until=lease_until,
+                attempts=REQUESTS.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+    return rows
+
+
+async def mark_submitted(session: AsyncSession, sent: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Set messages (id, encoding, segments, connector each) submitted, releasing their leases."""
+    statement = (
+        update(REQUESTS)
+        .where(REQUESTS.c.id == bindparam("b_id"))
+        .values(
+            status="submitted",
+            encoding=bindparam("b_encoding"),
+            segments=bindparam("b_segments"),
+            connector=bindparam("b_connector"),
+            lease_owner=None,
+            lease_until=None,
+            submitted_at=now,
+            updated_at=now,
+        )
+    )
+    await session.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in sent])
+
+
+def add_segment(
+    session: AsyncSession, request_id: str, part: int, connector: str, smsc_message_id: str, now: datetime
+) -> None:
+    """Stage a part the SMSC took as a plain row."""
+    stage_insert(
+        session,
+        SEGMENTS,
+        {
+            "request_id": request_id,
+            "part": part,
+            "connector": connector,
+            "smsc_message_id": smsc_message_id,
+            "state": "ENROUTE",
+            "error": None,
+            "submitted_at": now,
+            "done_at": None,
+        },
+    )
+
+
+async def segment_states(
+    session: AsyncSession, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], PlainRow]:
+    """Return (request_id, part, state) of the parts that SMSC message ids (with their connector) name."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    query = select(
+        SEGMENTS.c.request_id,
+        SEGMENTS.c.part,
+        SEGMENTS.c.state,
+        SEGMENTS.c.smsc_message_id,
+        SEGMENTS.c.connector,
+    ).where(SEGMENTS.c.smsc_message_id.in_({k[0] for k in wanted}))
+    found = {(row.smsc_message_id, row.connector): row for row in await session.execute(query)}
+    return {key: found[key] for key in wanted if key in found}
+
+
+async def finish_segments(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record parts' final states (request_id, part, state, error, done_at each), once per part."""
+    if not rows:
+        return
+    statement = (
+        update(SEGMENTS)
+        .where(
+            SEGMENTS.c.request_id == bindparam("b_request_id"),
+            SEGMENTS.c.part == bindparam("b_part"),
+            SEGMENTS.c.state == "ENROUTE",
+        )
+        .values(state=bindparam("b_state"), error=bindparam("b_error"), done_at=bindparam("b_done_at"))
+    )
+    await session.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])
+
+
+async def settling(session: AsyncSession, request_ids: Iterable[str]) -> list[tuple[PlainRow, list[str]]]:
+    """Return the submitted requests among these (``SENDING_COLUMNS``, segments) and their parts' states."""
+    wanted = list(set(request_ids))
+    if not wanted:
+        return []
+    requests = await session.execute(
+        select(*(REQUESTS.c[name] for name in SENDING_COLUMNS), REQUESTS.c.segments).where(
+            REQUESTS.c.id.in_(wanted), REQUESTS.c.status == "submitted"
+        )
+    )
+    states: dict[str, list[str]] = {}
+    for request_id, state in await session.execute(
+        select(SEGMENTS.c.request_id, SEGMENTS.c.state).where(SEGMENTS.c.request_id.in_(wanted))
+    ):
+        states.setdefault(request_id, []).append(state)
+    return [(row, states.get(row.id, [])) for row in requests]
+
+
+async def mark_delivered(session: AsyncSession, request_ids: Sequence[str], now: datetime) -> None:
+    """Set submitted messages delivered."""
+    if request_ids:
+        await session.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id.in_(list(request_ids)), REQUESTS.c.status == "submitted")
+            .values(status="delivered", completed_at=now, updated_at=now)
+        )
 
 
 async def claim_agent_call(
