@@ -259,3 +259,22 @@ def test_not_a_receipt(body: bytes, tlvs: list[tuple[int, bytes]]) -> None:
 def test_format_receipt_refuses_an_unknown_state() -> None:
     with pytest.raises(ValueError, match="unknown receipt state"):
         format_receipt("x", "DONE", submitted_at=SUBMITTED, done_at=DONE)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2603140927", datetime(2026, 3, 14, 9, 27, tzinfo=UTC)),
+        ("260314092705", datetime(2026, 3, 14, 9, 27, 5, tzinfo=UTC)),
+        ("9912312359", datetime(1999, 12, 31, 23, 59, tzinfo=UTC)),
+        ("2613140927", None),  # month 13
+        ("26031409", None),  # too short
+        ("26031409x7", None),
+    ],
+)
+def test_receipt_dates_are_read_like_strptime_would(text: str, expected: datetime | None) -> None:
+    receipt = parse_receipt(
+        f"id:abc sub:001 dlvrd:001 submit date:{text} done date:{text} stat:DELIVRD".encode()
+    )
+    assert receipt is not None
+    assert receipt.done_at == expected
