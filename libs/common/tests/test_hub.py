@@ -26,6 +26,7 @@ from careloop_common.hub import (
     HubDelivery,
     HubSubscription,
     RetryPolicy,
+    anyone_wants,
     create_hub_tables_v1,
     create_subscription,
     delete_subscription,
@@ -263,6 +264,20 @@ async def test_query_selects_event_types(
         "TroubleTicketStatusChangeEvent",
     ]
     assert len(await deliveries(db)) == 5  # nothing queued that a filter refused
+
+
+async def test_anyone_wants_says_whether_any_subscription_takes_an_event_type(db: SessionFactory) -> None:
+    async def wanted(event_type: str, api: str = API) -> bool:
+        async with db() as session:
+            return await anyone_wants(session, api, event_type)
+
+    assert not await wanted("TroubleTicketCreateEvent")  # nobody subscribed yet
+    await subscribe(db, "http://127.0.0.1:9/create", query="eventType=TroubleTicketCreateEvent", partner="p1")
+    assert await wanted("TroubleTicketCreateEvent")
+    assert not await wanted("TroubleTicketResolvedEvent")
+    assert not await wanted("TroubleTicketCreateEvent", api="another-api")
+    await subscribe(db, "http://127.0.0.1:9/all", query=None, partner=None)
+    assert await wanted("TroubleTicketResolvedEvent")
 
 
 async def test_a_partners_events_reach_only_its_own_and_internal_subscriptions(

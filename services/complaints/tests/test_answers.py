@@ -211,6 +211,28 @@ async def test_coverage_map_too_slow_is_not_waited_for(database_url: str, nats_u
         assert (filed["answer_state"], filed["area_id"], filed["answer_text"]) == ("unavailable", AREA, None)
 
 
+@pytest.mark.parametrize("pause_s", [0.0, 0.5])
+async def test_after_a_failed_lookup_intake_stops_asking_for_a_while(
+    database_url: str, nats_url: str, pause_s: float
+) -> None:
+    asked: list[float] = []
+
+    async def failing(request: Request) -> JSONResponse:
+        asked.append(time.monotonic())
+        return JSONResponse({"detail": "unwell"}, status_code=503)
+
+    async with (
+        LiveServer(Starlette(routes=[Route("/coverage/v1/lookup", failing)])) as server,
+        serve_desk(database_url, nats_url, server.url, coverage_pause_s=pause_s) as desk,
+    ):
+        for _ in range(3):
+            assert (await desk.file(COVERAGE_FORM))["answer_state"] == "unavailable"
+        assert len(asked) == (3 if pause_s == 0 else 1)  # paused: one refusal answers the next filings
+        await asyncio.sleep(pause_s + 0.1)
+        await desk.file(COVERAGE_FORM)
+        assert len(asked) == (4 if pause_s == 0 else 2)  # after the pause, the next filing asks again
+
+
 async def test_coverage_map_refusing_us_still_files(
     database_url: str, sqlite_url: str, nats_url: str
 ) -> None:

@@ -13,7 +13,7 @@ from pydantic.fields import FieldInfo
 from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session, attributes, class_mapper
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -173,7 +173,7 @@ def new_row(model: type[Row], **values: Any) -> Row:
     does for rows it loads; fields not given take their declared defaults. The result is transient
     and behaves like a constructed one (add it to a session, or insert ``row_values`` of it).
     """
-    defaults = _field_defaults(model)
+    defaults = _field_defaults(model)  # the first call also configures the model's mapper
     unknown = values.keys() - defaults.keys()
     if unknown:
         raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
@@ -196,6 +196,9 @@ def row_values(instance: SQLModel) -> dict[str, Any]:
 @cache
 def _field_defaults(model: type[SQLModel]) -> dict[str, Callable[[], Any]]:
     """Return each field's default as a callable; a required field's raises when it is not given."""
+    # The constructor configures mappers on first use; new_instance() does not, and attributes of
+    # an unconfigured mapper cannot be set.
+    class_mapper(model, configure=True)
 
     def required(name: str) -> Callable[[], Any]:
         def missing() -> Any:

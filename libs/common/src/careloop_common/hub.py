@@ -274,6 +274,13 @@ def hub_to_tmf(subscription: HubSubscription) -> dict[str, Any]:
 # --- events -------------------------------------------------------------------------------------
 
 
+async def anyone_wants(session: AsyncSession, api: str, event_type: str) -> bool:
+    """Say whether any subscription (of any partner) wants this type of event: one indexed query,
+    so a service can skip building an event nobody will receive."""
+    queries = await session.execute(select(col(HubSubscription.query)).where(col(HubSubscription.api) == api))
+    return any(_wants(query, event_type) for (query,) in queries)
+
+
 async def enqueue_hub_event(
     session: AsyncSession,
     api: str,

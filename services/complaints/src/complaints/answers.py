@@ -3,14 +3,19 @@
 A synchronous call while the agent (or the portal customer) waits, so it is bounded by a short
 timeout and never fails intake: when coverage-map is slow, down, or refuses us, the complaint is
 filed anyway with the area computed here and the answer ``unavailable``, and a follow-up goes to
-engineering. The area id is the H3 cell at coverage-map's area resolution (``coverage_h3_resolution``
-must equal ``COVERAGE_H3_RESOLUTION``, 8 by default), so answers published later find the complaint.
+engineering. After a failure the client stops asking for ``pause_s`` (a circuit breaker): while
+coverage-map is down every filing would otherwise pay a refused connection, or wait the whole
+timeout when it hangs; the first filing after the pause tries again.
+
+The area id is the H3 cell at coverage-map's area resolution (``coverage_h3_resolution`` must
+equal ``COVERAGE_H3_RESOLUTION``, 8 by default), so answers published later find the complaint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,21 +72,31 @@ class CoverageClient:
         principal_secret: str,
         timeout_s: float,
         resolution: int,
+        pause_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.resolution = resolution
+        self.pause_s = pause_s
+        self._paused_until = 0.0  # time.monotonic() before which we do not ask
         self._signer = PrincipalSigner(principal_secret) if principal_secret else None
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
 
     async def answer_for(self, lat: float, lng: float, language: str) -> AreaAnswer:
         """Return coverage-map's answer for a point, or ``unavailable`` with the locally computed area."""
+        if time.monotonic() < self._paused_until:
+            return AreaAnswer(area_of(lat, lng, self.resolution), "unavailable")
         try:
             async with asyncio.timeout(self.timeout_s):
                 found = await self._lookup(lat, lng, language)
         except (TimeoutError, httpx.HTTPError, ValidationError, ValueError) as exc:
+            self._paused_until = time.monotonic() + self.pause_s
             # No number or place in the log: the reason is enough to see coverage-map is unwell.
-            log.warning("coverage-map lookup failed, filing without an answer: %s", type(exc).__name__)
+            log.warning(
+                "coverage-map lookup failed (%s); filing without answers for %.0f s",
+                type(exc).__name__,
+                self.pause_s,
+            )
             return AreaAnswer(area_of(lat, lng, self.resolution), "unavailable")
         if found.answer == "published" and found.wording:
             return AreaAnswer(found.area_id, "published", found.wording, found.wording_version)

@@ -22,6 +22,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
             settings.coverage_url,
             principal_secret=settings.principal_secret,
             timeout_s=settings.coverage_timeout_s,
+            pause_s=settings.coverage_pause_s,
             resolution=settings.coverage_h3_resolution,
         )
         if settings.run_background:

@@ -25,6 +25,12 @@ class ComplaintsSettings(ServiceSettings):
     coverage_timeout_s: float = Field(
         default=0.8, gt=0, le=10, description="how long intake waits for coverage-map before filing anyway"
     )
+    coverage_pause_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="after a failed lookup, how long intake files without asking coverage-map (0: ask)",
+    )
     coverage_h3_resolution: int = Field(
         default=8,
         ge=5,

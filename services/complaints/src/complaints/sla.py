@@ -52,6 +52,9 @@ class BusinessCalendar:
     weekdays: frozenset[int] = frozenset(range(5))  # Monday 0 .. Friday 4
     extra_holidays: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
+    # Answers so far, by date: every filing asks about the same few weeks, and the holidays
+    # package's lookup cost more than the rest of a deadline's arithmetic.
+    _working: dict[date, bool] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Reject opening hours or weekdays that leave no business time."""
@@ -93,6 +96,12 @@ class BusinessCalendar:
 
     def is_working_day(self, day: date) -> bool:
         """Say whether a local date is a working day: a business weekday or make-up day, not a holiday."""
+        known = self._working.get(day)
+        if known is None:
+            known = self._working[day] = self._decide_working_day(day)
+        return known
+
+    def _decide_working_day(self, day: date) -> bool:
         if day in self.extra_working_days:
             return True
         if day in self.extra_holidays:

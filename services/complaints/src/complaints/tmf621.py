@@ -1090,6 +1090,8 @@ async def on_complaint_event(session: AsyncSession, event: CloudEvent, payload: 
     complaint_id = getattr(payload, "complaint_id", None)
     if event_type is None or not isinstance(complaint_id, str):
         return
+    if not await hub.anyone_wants(session, API, event_type):
+        return  # the common case: no partner listens, so no ticket is built for nobody
     complaint = await repository.get(session, complaint_id, None)
     if complaint is None:
         log.warning("%s names complaint %s, which is not here: no hub event", event.type, complaint_id)

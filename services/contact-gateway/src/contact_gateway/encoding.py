@@ -370,8 +370,9 @@ def _parse_receipt_date(value: str | None) -> datetime | None:
     if not value or not value.isdigit() or len(value) not in (10, 12):
         return None
     # Sliced by hand: strptime cost more than the rest of a receipt's handling together.
-    year, *rest = (int(value[i : i + 2]) for i in range(0, len(value), 2))
+    year, month, day, hour, minute, second = (int(value[i : i + 2] or 0) for i in range(0, 12, 2))
     try:
-        return datetime(year + (2000 if year < 69 else 1900), *rest, tzinfo=UTC)  # as strptime's %y
+        # Two-digit years as strptime reads them: 69-99 are the 1900s.
+        return datetime(year + (2000 if year < 69 else 1900), month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
