@@ -69,6 +69,16 @@ def dead_letter_subject(consumer: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{consumer}"
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """An event serialised already (as the outbox keeps it), ready to publish as it is."""
+
+    subject: str
+    event_id: str  # also the Nats-Msg-Id: JetStream stores a repeat once
+    payload: bytes
+    headers: Mapping[str, str]
+
+
 @dataclass
 class Bus:
     """A NATS connection with JetStream that reconnects for as long as the process lives."""
@@ -156,16 +166,17 @@ class Bus:
         """Publish one event and return JetStream's ack (``duplicate`` is set for a repeat ``msg_id``)."""
         if not self._streams_ready and not await self.ensure_streams():
             raise ConnectionError("JetStream is not available")
-        with _publish_span(event, msg_id or event.id, extra_headers or {}) as headers:
-            return await self.js.publish(event.nats_subject(), event.to_json(), headers=headers)
+        subject = event.nats_subject()
+        with _publish_span(subject, event.id, msg_id or event.id, extra_headers or {}) as headers:
+            return await self.js.publish(subject, event.to_json(), headers=headers)
 
     async def publish_batch(
         self,
-        events: Sequence[tuple[CloudEvent, Mapping[str, str]]],
+        messages: Sequence[Outbound],
         *,
         timeout_s: float = 10.0,
     ) -> list[PubAck | BaseException]:
-        """Publish many events without waiting for each ack in turn; each one's ack or error, in order.
+        """Publish many serialised events without waiting for each ack in turn; each one's ack or error.
 
         The messages leave in order on one connection and JetStream acks them as it stores them,
         so a batch costs about one round trip instead of one per event.
@@ -173,20 +184,18 @@ class Bus:
         if not self._streams_ready and not await self.ensure_streams():
             raise ConnectionError("JetStream is not available")
         pending: list[asyncio.Future[PubAck] | BaseException] = []
-        for event, extra_headers in events:
+        for message in messages:
             try:
-                pending.append(await self._publish_async(event, extra_headers))
+                pending.append(await self._publish_async(message))
             except Exception as exc:  # a dead connection fails this and every later one
                 pending.append(exc)
         return list(
             await asyncio.gather(*(_ack_within(p, timeout_s) for p in pending), return_exceptions=True)
         )
 
-    async def _publish_async(
-        self, event: CloudEvent, extra_headers: Mapping[str, str]
-    ) -> asyncio.Future[PubAck]:
-        with _publish_span(event, event.id, extra_headers) as headers:
-            return await self.js.publish_async(event.nats_subject(), event.to_json(), headers=headers)
+    async def _publish_async(self, message: Outbound) -> asyncio.Future[PubAck]:
+        with _publish_span(message.subject, message.event_id, message.event_id, message.headers) as headers:
+            return await self.js.publish_async(message.subject, message.payload, headers=headers)
 
     async def close(self) -> None:
         """Flush and close the connection.
@@ -238,14 +247,13 @@ async def _ack_within(pending: asyncio.Future[PubAck] | BaseException, timeout_s
 
 @contextlib.contextmanager
 def _publish_span(
-    event: CloudEvent, msg_id: str, extra_headers: Mapping[str, str]
+    subject: str, event_id: str, msg_id: str, extra_headers: Mapping[str, str]
 ) -> Iterator[dict[str, str]]:
     """Open a publish span and yield the message headers that carry it on.
 
     The outbox stored the writer's trace context: the publish span continues that trace, and the
     consumer's span will be a child of the publish span.
     """
-    subject = event.nats_subject()
     headers = {"Nats-Msg-Id": msg_id, "Content-Type": "application/cloudevents+json"}
     parent = propagate.extract(dict(extra_headers))
     with tracer.start_as_current_span(
@@ -253,6 +261,6 @@ def _publish_span(
     ) as span:
         span.set_attribute("messaging.system", "nats")
         span.set_attribute("messaging.destination.name", subject)
-        span.set_attribute("messaging.message.id", event.id)
+        span.set_attribute("messaging.message.id", event_id)
         propagate.inject(headers)
         yield headers

@@ -15,10 +15,11 @@ from typing import Any
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from careloop_common.bus import Bus
+from careloop_common.bus import Bus, Outbound
 from careloop_common.db import SessionFactory, UTCDateTime, stage_insert, transaction, utcnow
 from careloop_common.events.envelope import CloudEvent, EventContract, new_event
 
@@ -155,25 +156,38 @@ class OutboxRelay:
         async with transaction(self.sessions) as session:
             rows = (
                 await session.execute(
-                    select(
-                        col(OutboxMessage.id),
-                        col(OutboxMessage.payload),
-                        col(OutboxMessage.headers),
+                    sa_select(
+                        OUTBOX_TABLE.c.id,
+                        OUTBOX_TABLE.c.subject,
+                        OUTBOX_TABLE.c.event_id,
+                        OUTBOX_TABLE.c.payload,
+                        OUTBOX_TABLE.c.headers,
                     )
-                    .where(col(OutboxMessage.sent_at).is_(None))
-                    .order_by(col(OutboxMessage.id))
+                    .where(OUTBOX_TABLE.c.sent_at.is_(None))
+                    .order_by(OUTBOX_TABLE.c.id)
                     .limit(self.batch_size)
                 )
             ).all()
-            pending = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            # A short batch is everything unsent: counting again would tell nothing new.
+            pending = (
+                len(rows)
+                if len(rows) < self.batch_size
+                else await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                )
             )
         OUTBOX_PENDING.labels(self.service).set(pending or 0)
         if not rows:
             return 0
-        # The database connection is not held while we wait for the broker.
+        # The database connection is not held while we wait for the broker. The payload goes as
+        # stored: it was serialised from a validated envelope when the event was staged.
         results = await self.bus.publish_batch(
-            [(CloudEvent.model_validate_json(payload), json.loads(headers)) for _, payload, headers in rows]
+            [
+                Outbound(subject, event_id, payload.encode(), json.loads(headers))
+                for _, subject, event_id, payload, headers in rows
+            ]
         )
         acked = [
             row[0] for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
