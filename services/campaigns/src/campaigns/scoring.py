@@ -152,19 +152,40 @@ class SubscriberColumns:
 
 
 class PlanTerms(Protocol):
-    """What the tariff simulation reads from a plan (a ``Plan`` row has it)."""
+    """What the tariff simulation reads from a plan (a ``Plan`` row has it; read-only is enough)."""
 
-    id: str
-    monthly_fee: float
-    included_minutes: float
-    included_sms: int
-    included_data_mb: float
-    per_minute: float
-    per_sms: float
-    per_mb: float
-    long_distance_per_minute: float
-    roaming_per_minute: float
-    active: bool
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def monthly_fee(self) -> float: ...
+
+    @property
+    def included_minutes(self) -> float: ...
+
+    @property
+    def included_sms(self) -> int: ...
+
+    @property
+    def included_data_mb(self) -> float: ...
+
+    @property
+    def per_minute(self) -> float: ...
+
+    @property
+    def per_sms(self) -> float: ...
+
+    @property
+    def per_mb(self) -> float: ...
+
+    @property
+    def long_distance_per_minute(self) -> float: ...
+
+    @property
+    def roaming_per_minute(self) -> float: ...
+
+    @property
+    def active(self) -> bool: ...
 
 
 @dataclass(frozen=True)
