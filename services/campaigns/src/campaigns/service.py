@@ -29,6 +29,7 @@ from careloop_common.errors import NotFound
 # chunk's transaction stays short and its rows (Python tuples) take tens of MB at most.
 CHUNK_ROWS = 20_000
 FEE_LEVELS = (1, 2, 3, 4)
+NOT_NUMBERS = ("msisdn", "plan_id", "join_date")  # the model inputs that are not amounts or counts
 
 # ── the plan catalogue ───────────────────────────────────────────────────────────────────────────
 
@@ -221,7 +222,7 @@ def columns_of(
     return SubscriberColumns(
         join_date=np.array(by_name["join_date"], dtype="datetime64[D]"),
         plan_index=catalogue.index_of(by_name["plan_id"]),
-        **{name: numbers(name) for name in MODEL_INPUT_COLUMNS[3:]},
+        **{name: numbers(name) for name in MODEL_INPUT_COLUMNS if name not in NOT_NUMBERS},
     )
 
 
