@@ -412,6 +412,8 @@ COMPLAINT_WRITERS = {"agent", "supervisor", "admin", "partner"}
 COMPLAINT_TAKERS = {"agent", "supervisor", "admin"}  # partners file complaints; care staff take them
 COVERAGE_READERS = {"agent", "engineer", "marketer", "supervisor", "admin"}
 COVERAGE_WRITERS = {"engineer", "admin"}
+CAMPAIGN_READERS = {"marketer", "supervisor", "admin"}
+CAMPAIGN_WRITERS = {"marketer", "admin"}  # supervisors approve campaigns; they do not run them
 CONTACT_READERS = {"agent", "marketer", "supervisor", "admin"}
 CONTACT_WRITERS = {"admin"}  # other services send through commands; partners get keys with contact:write
 CONTACT_DIALERS = {"agent", "supervisor", "admin"}
@@ -465,6 +467,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/coverage/v1/coverage-polygon-imports"): COVERAGE_WRITERS,
     ("GET", "/coverage/v1/imports"): COVERAGE_READERS,
     ("GET", "/coverage/v1/imports/{import_id}"): COVERAGE_READERS,
+    ("GET", "/campaigns/v1/plans"): CAMPAIGN_READERS,
+    ("PUT", "/campaigns/v1/plans/{plan_id}"): CAMPAIGN_WRITERS,
+    ("POST", "/campaigns/v1/models/recompute"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/subscribers/{msisdn}/models"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -528,6 +534,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "request_id": "none",
         "message_id": "none",
         "template_id": "x",
+        "msisdn": "+85291234567",
     }
 
     published = await client.get("/openapi.json")

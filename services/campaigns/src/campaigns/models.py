@@ -4,7 +4,9 @@ The audience lives here: one ``subscriber`` row per customer with its profile, t
 aggregates the operator's feeds keep current, and the outputs of the models (life-cycle stage,
 value tier, fee sensitivity, the best-fitting plan). ``plan`` is the tariff catalogue the
 tariff-matching model prices usage against. ``subscriber_event`` keeps the past events segments
-ask about ("complained about coverage in the last 180 days").
+ask about ("complained about coverage in the last 180 days"). ``model_run`` records each run of the
+models with the value-tier cut-off it applied, so recomputing a few subscribers ranks them against
+the population the last full run saw.
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -19,7 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from careloop_common.db import UTCDateTime, metadata
 
-__all__ = ["Plan", "Subscriber", "SubscriberEvent", "metadata"]
+__all__ = ["ModelRun", "Plan", "Subscriber", "SubscriberEvent", "metadata"]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -125,3 +127,20 @@ class SubscriberEvent(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(48), nullable=False))  # complaint.coverage, plan.changed, …
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ModelRun(SQLModel, table=True):
+    """One recompute of the models: what it covered and the value-tier cut-off it applied."""
+
+    __tablename__ = "model_run"
+
+    id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
+    scope: str = Field(sa_column=Column(String(8), nullable=False))  # all | some
+    as_of: date = Field(sa_column=Column(Date, nullable=False))  # the day tenure is counted to
+    # Mean monthly revenue from which a subscriber is top20; None when the population was empty.
+    value_cutoff: float | None = Field(default=None, sa_column=Column(Float))
+    cutoff_population: int = Field(sa_column=Column(Integer, nullable=False))  # rows the cut-off stands on
+    scored: int = Field(sa_column=Column(Integer, nullable=False))
+    recommended: int = Field(sa_column=Column(Integer, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,1 +1,392 @@
-"""Domain rules of the campaigns service."""
+"""Domain rules of the campaigns service.
+
+The models (``campaigns.scoring``) are recomputed here: for everyone in two passes (the value-tier
+cut-off over the whole population, then the models chunk by chunk), or for a few subscribers
+against the cut-off the last run recorded. Each chunk is read, scored and written in its own short
+transaction, so a run over millions of subscribers never holds SQLite's write lock for long.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaigns import repository, scoring
+from campaigns.models import LIFECYCLE_STAGES, ModelRun, Plan, Subscriber
+from campaigns.repository import MODEL_INPUT_COLUMNS
+from campaigns.scoring import Catalogue, ModelOutputs, ModelParams, SubscriberColumns
+from careloop_common.db import SessionFactory, transaction, utcnow
+from careloop_common.errors import NotFound
+
+# Rows per chunk: big enough that numpy's per-call overhead vanishes, small enough that one
+# chunk's transaction stays short and its rows (Python tuples) take tens of MB at most.
+CHUNK_ROWS = 20_000
+FEE_LEVELS = (1, 2, 3, 4)
+NOT_NUMBERS = ("msisdn", "plan_id", "join_date")  # the model inputs that are not amounts or counts
+
+# ── the plan catalogue ───────────────────────────────────────────────────────────────────────────
+
+
+async def put_plan(session: AsyncSession, plan_id: str, terms: dict[str, Any]) -> tuple[Plan, bool]:
+    """Create or replace a plan of the catalogue; tell whether it is new."""
+    plan = await repository.get_plan(session, plan_id)
+    created = plan is None
+    if plan is None:
+        plan = Plan(id=plan_id, updated_at=utcnow(), **terms)
+    else:
+        for name, value in terms.items():
+            setattr(plan, name, value)
+        plan.updated_at = utcnow()
+    await repository.add(session, plan)
+    return plan, created
+
+
+# ── recomputing the models ───────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class RecomputeSummary:
+    """What one recompute did, with counts of its outputs."""
+
+    scope: Literal["all", "some"]
+    as_of: date
+    value_cutoff: float | None
+    cutoff_population: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    scored: int = 0
+    top20: int = 0
+    recommended: int = 0
+    stages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LIFECYCLE_STAGES, 0))
+    sensitivity: dict[int, int] = field(default_factory=lambda: dict.fromkeys(FEE_LEVELS, 0))
+    missing: list[str] = field(default_factory=list)
+
+    def count(self, outputs: ModelOutputs) -> None:
+        """Add one chunk's outputs to the counts."""
+        self.scored += len(outputs)
+        self.top20 += int(outputs.top_value.sum())
+        self.recommended += int((outputs.recommended_plan != scoring.NO_PLAN).sum())
+        stages = np.bincount(outputs.lifecycle_stage, minlength=len(LIFECYCLE_STAGES))
+        for index, stage in enumerate(LIFECYCLE_STAGES):
+            self.stages[stage] += int(stages[index])
+        levels = np.bincount(outputs.fee_sensitivity, minlength=len(FEE_LEVELS) + 1)
+        for level in FEE_LEVELS:
+            self.sensitivity[level] += int(levels[level])
+
+
+async def recompute_models(
+    sessions: SessionFactory,
+    msisdns: Sequence[str] | None = None,
+    today: date | None = None,
+    *,
+    params: ModelParams = scoring.DEFAULT_PARAMS,
+    chunk_rows: int = CHUNK_ROWS,
+) -> RecomputeSummary:
+    """Recompute every model for all subscribers, or for the given ones against the stored cut-off.
+
+    A full run computes the value-tier cut-off over the whole population first; recomputing some
+    subscribers reuses the cut-off of the last run (or computes one when there is none yet, or it
+    stood on an empty population). Every run is recorded with the cut-off it applied.
+    """
+    started = utcnow()
+    as_of = today or started.date()
+    async with transaction(sessions) as session:
+        catalogue = Catalogue.of(await repository.plans(session))
+        last = None if msisdns is None else await repository.latest_model_run(session)
+    if last is not None and last.cutoff_population > 0:
+        cutoff, population = last.value_cutoff, last.cutoff_population
+    else:
+        cutoff, population = await population_value_cutoff(sessions, params.value, chunk_rows)
+    summary = RecomputeSummary(
+        scope="all" if msisdns is None else "some",
+        as_of=as_of,
+        value_cutoff=cutoff,
+        cutoff_population=population,
+        started_at=started,
+    )
+    if msisdns is None:
+        await _score_everyone(sessions, catalogue, params, summary, chunk_rows)
+    else:
+        await _score_some(sessions, msisdns, catalogue, params, summary, chunk_rows)
+    summary.finished_at = utcnow()
+    async with transaction(sessions) as session:
+        await repository.add(session, _run_record(summary))
+    return summary
+
+
+async def population_value_cutoff(
+    sessions: SessionFactory, params: scoring.ValueParams, chunk_rows: int = CHUNK_ROWS
+) -> tuple[float | None, int]:
+    """Compute the value-tier cut-off over every subscriber; return it with the population's size."""
+    means: list[scoring.FloatArray] = []
+    after = ""
+    while True:
+        async with transaction(sessions) as session:
+            rows = await repository.revenues_after(session, after, chunk_rows)
+        if not rows:
+            break
+        _, m1, m2, m3 = (np.array(values, dtype=np.float64) for values in zip(*rows, strict=True))
+        means.append(scoring.mean_revenue(m1, m2, m3))
+        after = rows[-1][0]
+    population = np.concatenate(means) if means else np.empty(0)
+    return scoring.value_cutoff(population, params), len(population)
+
+
+async def _score_everyone(
+    sessions: SessionFactory,
+    catalogue: Catalogue,
+    params: ModelParams,
+    summary: RecomputeSummary,
+    chunk_rows: int,
+) -> None:
+    """Score every subscriber, a chunk per transaction, paging by msisdn."""
+    after = ""
+    while True:
+        async with transaction(sessions) as session:
+            rows = await repository.model_inputs_after(session, after, chunk_rows)
+            await _score_and_store(session, rows, catalogue, params, summary)
+        if len(rows) < chunk_rows:
+            return
+        after = rows[-1][0]
+
+
+async def _score_some(
+    sessions: SessionFactory,
+    msisdns: Sequence[str],
+    catalogue: Catalogue,
+    params: ModelParams,
+    summary: RecomputeSummary,
+    chunk_rows: int,
+) -> None:
+    """Score the given subscribers, a chunk per transaction; note those that do not exist."""
+    wanted = sorted(set(msisdns))
+    found: set[str] = set()
+    for start in range(0, len(wanted), chunk_rows):
+        async with transaction(sessions) as session:
+            rows = await repository.model_inputs_of(session, wanted[start : start + chunk_rows])
+            await _score_and_store(session, rows, catalogue, params, summary)
+        found.update(row[0] for row in rows)
+    summary.missing = [msisdn for msisdn in wanted if msisdn not in found]
+
+
+async def _score_and_store(
+    session: AsyncSession,
+    rows: Sequence[Row[Any]],
+    catalogue: Catalogue,
+    params: ModelParams,
+    summary: RecomputeSummary,
+) -> None:
+    """Run the models on one chunk of rows, write their outputs back and count them."""
+    if not rows:
+        return
+    outputs = scoring.score(
+        columns_of(rows, catalogue), catalogue, summary.value_cutoff, summary.as_of, params
+    )
+    await repository.write_model_outputs(session, output_rows(rows, outputs, catalogue, utcnow()))
+    summary.count(outputs)
+
+
+def _run_record(summary: RecomputeSummary) -> ModelRun:
+    assert summary.finished_at is not None
+    return ModelRun(
+        scope=summary.scope,
+        as_of=summary.as_of,
+        value_cutoff=summary.value_cutoff,
+        cutoff_population=summary.cutoff_population,
+        scored=summary.scored,
+        recommended=summary.recommended,
+        started_at=summary.started_at,
+        finished_at=summary.finished_at,
+    )
+
+
+def columns_of(
+    rows: Sequence[Row[Any]] | Sequence[tuple[Any, ...]], catalogue: Catalogue
+) -> SubscriberColumns:
+    """Turn rows of ``MODEL_INPUT_COLUMNS`` into the column arrays the models read."""
+    if rows:
+        by_name = dict(zip(MODEL_INPUT_COLUMNS, zip(*rows, strict=True), strict=True))
+    else:
+        by_name = dict.fromkeys(MODEL_INPUT_COLUMNS, ())
+
+    def numbers(name: str) -> scoring.FloatArray:
+        return np.array(by_name[name], dtype=np.float64)
+
+    return SubscriberColumns(
+        join_date=np.array(by_name["join_date"], dtype="datetime64[D]"),
+        plan_index=catalogue.index_of(by_name["plan_id"]),
+        **{name: numbers(name) for name in MODEL_INPUT_COLUMNS if name not in NOT_NUMBERS},
+    )
+
+
+def output_rows(
+    rows: Sequence[Row[Any]], outputs: ModelOutputs, catalogue: Catalogue, now: datetime
+) -> list[dict[str, Any]]:
+    """Pair each subscriber with its outputs as the stored column values (names, tiers, plan ids)."""
+    stages = np.array(LIFECYCLE_STAGES, dtype=object)[outputs.lifecycle_stage]
+    tiers = np.where(outputs.top_value, scoring.TOP20, scoring.REST)
+    plan_ids = np.array([*catalogue.ids, None], dtype=object)[outputs.recommended_plan]  # -1: None
+    savings = np.round(outputs.plan_saving, 2)  # money with two decimals of meaning
+    return [
+        {
+            "msisdn": row[0],
+            "lifecycle_stage": stage,
+            "value_tier": tier,
+            "fee_sensitivity": level,
+            "recommended_plan_id": plan_id,
+            "plan_saving": None if math.isnan(saving) else saving,
+            "models_at": now,
+        }
+        for row, stage, tier, level, plan_id, saving in zip(
+            rows,
+            stages.tolist(),
+            tiers.tolist(),
+            outputs.fee_sensitivity.tolist(),
+            plan_ids.tolist(),
+            savings.tolist(),
+            strict=True,
+        )
+    ]
+
+
+# ── explaining one subscriber's outputs ──────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class PlanBill:
+    """A subscriber's simulated monthly bill under one plan."""
+
+    plan_id: str
+    name: str
+    active: bool
+    current: bool
+    bill: float
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One fee-sensitivity indicator for one subscriber."""
+
+    name: str
+    signal: float
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One subscriber's stored model outputs and what the models give on their data now, and why."""
+
+    subscriber: Subscriber
+    as_of: date
+    params: ModelParams
+    tenure_months: int
+    revenue_trend: float | None
+    stage: str
+    mean_revenue: float
+    value_cutoff: float | None
+    cutoff_population: int
+    tier: str | None  # None until a run has given the population's cut-off
+    indicators: list[Indicator]
+    fee_score: float
+    fee_sensitivity: int
+    bills: list[PlanBill]
+    current_bill: float | None
+    recommended_plan_id: str | None
+    plan_saving: float | None
+
+    @property
+    def up_to_date(self) -> bool:
+        """Tell whether the stored outputs are what the models give now."""
+        stored = self.subscriber
+        return (
+            stored.models_at is not None
+            and stored.lifecycle_stage == self.stage
+            and (self.tier is None or stored.value_tier == self.tier)
+            and stored.fee_sensitivity == self.fee_sensitivity
+            and stored.recommended_plan_id == self.recommended_plan_id
+            and _same_money(stored.plan_saving, self.plan_saving)
+        )
+
+
+def _same_money(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 0.005)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else round(value, 2)
+
+
+async def explain(
+    session: AsyncSession,
+    msisdn: str,
+    today: date | None = None,
+    params: ModelParams = scoring.DEFAULT_PARAMS,
+) -> Explanation:
+    """Run every model on one subscriber and say why each output is what it is."""
+    found = await repository.subscriber(session, msisdn)
+    if found is None:
+        raise NotFound("subscriber", msisdn)
+    plans = await repository.plans(session)
+    catalogue = Catalogue.of(plans)
+    last = await repository.latest_model_run(session)
+    as_of = today or utcnow().date()
+    columns = columns_of([tuple(getattr(found, name) for name in MODEL_INPUT_COLUMNS)], catalogue)
+    outputs = scoring.score(columns, catalogue, last.value_cutoff if last else None, as_of, params)
+    signals = scoring.fee_signals(columns, catalogue.fee_of(columns.plan_index), params.fee)
+    contributions = scoring.fee_contributions(signals, params.fee)
+    weights = params.fee.weights()
+    match = scoring.match_tariffs(columns, catalogue, params.tariff)
+    bills = scoring.simulate_bills(scoring.Usage.of(columns), catalogue)[0]
+    names = {plan.id: plan.name for plan in plans}
+    trend = float(scoring.revenue_trend(columns.revenue_m1, columns.revenue_m2, columns.revenue_m3)[0])
+    recommended = int(outputs.recommended_plan[0])
+    return Explanation(
+        subscriber=found,
+        as_of=as_of,
+        params=params,
+        tenure_months=int(scoring.tenure_months(columns.join_date, as_of)[0]),
+        revenue_trend=None if math.isnan(trend) else round(trend, 4),
+        stage=LIFECYCLE_STAGES[int(outputs.lifecycle_stage[0])],
+        mean_revenue=round(
+            float(scoring.mean_revenue(columns.revenue_m1, columns.revenue_m2, columns.revenue_m3)[0]), 2
+        ),
+        value_cutoff=last.value_cutoff if last else None,
+        cutoff_population=last.cutoff_population if last else 0,
+        tier=_tier(bool(outputs.top_value[0])) if last else None,
+        indicators=[
+            Indicator(
+                name=name,
+                signal=round(float(signals[name][0]), 4),
+                weight=weights[name],
+                contribution=round(float(contributions[name][0]), 2),
+            )
+            for name in scoring.FEE_INDICATORS
+        ],
+        fee_score=round(float(outputs.fee_score[0]), 2),
+        fee_sensitivity=int(outputs.fee_sensitivity[0]),
+        bills=[
+            PlanBill(
+                plan_id=plan_id,
+                name=names[plan_id],
+                active=bool(catalogue.active[i]),
+                current=plan_id == found.plan_id,
+                bill=round(float(bills[i]), 2),
+            )
+            for i, plan_id in enumerate(catalogue.ids)
+        ],
+        current_bill=_finite_or_none(float(match.current_bill[0])),
+        recommended_plan_id=None if recommended == scoring.NO_PLAN else catalogue.ids[recommended],
+        plan_saving=_finite_or_none(float(outputs.plan_saving[0])),
+    )
+
+
+def _tier(top: bool) -> str:
+    return scoring.TOP20 if top else scoring.REST

@@ -1,0 +1,26 @@
+"""Fixtures of the campaigns tests; the data they share lives in ``campaign_data`` (imported by name)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+# The tests are not a package: make `import campaign_data` work under --import-mode=importlib.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from campaign_data import Campaigns
+
+from campaigns.main import create_app
+from campaigns.settings import CampaignsSettings
+from careloop_common.testing import running_app, service_settings
+
+
+@pytest.fixture
+async def campaigns(database_url: str, nats_url: str) -> AsyncIterator[Campaigns]:
+    """Run the campaigns service on a fresh, migrated database; no background work."""
+    app = create_app(service_settings(CampaignsSettings, database_url, nats_url, run_background=False))
+    async with running_app(app) as client:
+        yield Campaigns(client=client, sessions=app.state.platform.sessions)
