@@ -24,8 +24,7 @@ from careloop_common.natsserver import free_port
 from careloop_common.testing import LiveServer, auth_headers, running_app, service_settings
 from complaints.main import create_app
 from complaints.models import Complaint, RevisitAnswer
-from complaints.reports_api import CategoryName, RegionName
-from complaints.schemas import Category
+from complaints.schemas import Category, CategoryName, RegionName
 from complaints.service import REGIONS_BY_CODE
 from complaints.settings import ComplaintsSettings
 from gateway.main import create_app as gateway_app

@@ -1,12 +1,13 @@
-"""Routes of the complaints service under /complaints/v1."""
+"""Routes of the complaints service under /complaints/v1, analytics reports under /complaints/v1/reports."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careloop_common import idempotency
@@ -15,24 +16,33 @@ from careloop_common.auth import PORTAL_SCOPE, Principal, require_scopes
 from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
 from careloop_common.inputs import Limit, Offset, PathId, to_e164
-from complaints import repository, service
+from complaints import analytics, repository, service
 from complaints.answers import EXTRA, CoverageClient
 from complaints.models import Complaint
+from complaints.repository import ReportFilter
 from complaints.schemas import (
     QUEUE,
+    AppliedFilters,
+    BreakdownReport,
+    CategoryName,
     ComplaintCreate,
     ComplaintFiled,
     ComplaintPage,
     ComplaintPublic,
     CustomerView,
+    Day,
+    Dimension,
+    HandlersReport,
     HistoryPage,
     HistoryPublic,
     PortalComplaintCreate,
     PortalReceipt,
     QueuePage,
+    RegionName,
     RevisitCreate,
     RevisitPublic,
     StatusChange,
+    SummaryReport,
     Transfer,
 )
 from complaints.settings import ComplaintsSettings
@@ -317,3 +327,122 @@ async def track_complaint(session: SessionDep, principal: Customer) -> CustomerV
         raise NotFound("complaint for this tracking token", "…")
     steps, _ = await repository.history(session, complaint.id, customer_only=True, limit=500, offset=0)
     return service.customer_view(complaint, steps)
+
+
+# --- analytics reports -------------------------------------------------------------------------------
+#
+# Their own router: the paths sit under /reports and the OpenAPI tags them "reports" alone.
+# Query parameters are Literal types, so the OpenAPI spells each one's values inline (an enum $ref in
+# a parameter breaks the schemathesis contract test). Supervisors hold complaints:read
+# (careloop_common.auth.ROLE_SCOPES); partners see figures of their own complaints only.
+
+reports_router = APIRouter(prefix="/complaints/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
+
+FromDay = Annotated[
+    Day | None,
+    Query(
+        alias="from",
+        description="first day (UTC) a complaint was filed on, included",
+        examples=["2026-11-01"],
+    ),
+]
+ToDay = Annotated[
+    Day | None,
+    Query(description="last day (UTC) a complaint was filed on, included", examples=["2026-11-30"]),
+]
+RegionQuery = Annotated[RegionName | None, Query(description="only complaints of this region")]
+CategoryQuery = Annotated[CategoryName | None, Query(description="only complaints of this category")]
+By = Annotated[Dimension, Query(description="what to group complaints by")]
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Which complaints a report covers, as the query and as what the answer echoes."""
+
+    filters: ReportFilter
+    applied: AppliedFilters
+
+
+async def report_scope(
+    principal: Reader,
+    from_: FromDay = None,
+    to: ToDay = None,
+    region: RegionQuery = None,
+    category: CategoryQuery = None,
+) -> ReportScope:
+    """Read a report's filters (dependency); a period that ends before it starts is a 422 problem."""
+    analytics.check_period(from_, to)
+    return ReportScope(
+        filters=analytics.report_filter(
+            from_, to, region=region, category=category, partner_id=principal.partner_id
+        ),
+        applied=AppliedFilters(from_=from_, to=to, region=region, category=category),
+    )
+
+
+ScopeDep = Annotated[ReportScope, Depends(report_scope)]
+
+
+class CSVResponse(Response):
+    """A CSV document (UTF-8)."""
+
+    media_type = "text/csv"
+
+
+@reports_router.get("/summary", response_model=SummaryReport, summary="Complaint figures for a period")
+async def get_summary(scope: ScopeDep, session: SessionDep) -> SummaryReport:
+    """Return counts, SLA compliance, first-contact resolution, time to close and revisit satisfaction."""
+    figures = await analytics.summary(session, scope.filters)
+    return SummaryReport(**figures.model_dump(), filters=scope.applied)
+
+
+@reports_router.get(
+    "/breakdown", response_model=BreakdownReport, summary="Complaint figures grouped by one dimension"
+)
+async def get_breakdown(
+    by: By, scope: ScopeDep, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> BreakdownReport:
+    """Return the figures per category, symptom, channel, brand, region, area or ISO week."""
+    groups = await analytics.breakdown(session, by, scope.filters)
+    return BreakdownReport(
+        by=by,
+        filters=scope.applied,
+        items=groups[offset : offset + limit],
+        total=len(groups),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@reports_router.get(
+    "/breakdown.csv",
+    response_class=CSVResponse,
+    summary="Export a breakdown as CSV",
+    responses={
+        200: {
+            "description": "every group, one row each, in the order of the JSON breakdown; "
+            "sent as an attachment (Content-Disposition)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def get_breakdown_csv(by: By, scope: ScopeDep, session: SessionDep) -> CSVResponse:
+    """Return a whole breakdown as a CSV file: the same figures as the JSON, no paging."""
+    groups = await analytics.breakdown(session, by, scope.filters)
+    disposition = f'attachment; filename="{analytics.csv_filename(by, scope.applied)}"'
+    return CSVResponse(analytics.breakdown_csv(by, groups), headers={"Content-Disposition": disposition})
+
+
+@reports_router.get("/handlers", response_model=HandlersReport, summary="Complaint figures per handler")
+async def get_handlers(
+    scope: ScopeDep, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> HandlersReport:
+    """Return each owner's complaints, resolutions, closings, breaches, FCR rate and time to close."""
+    found = await analytics.handlers(session, scope.filters)
+    return HandlersReport(
+        filters=scope.applied,
+        items=found[offset : offset + limit],
+        total=len(found),
+        limit=limit,
+        offset=offset,
+    )

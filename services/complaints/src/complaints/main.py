@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from careloop_common.app import Platform, create_service_app
-from complaints import api, consumers, reports_api, scheduler, tmf621
+from complaints import api, consumers, scheduler, tmf621
 from complaints.answers import EXTRA, CoverageClient
 from complaints.settings import ComplaintsSettings
 
@@ -50,7 +50,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
         settings,
         title="careloop complaints",
         description="Coverage complaint intake, first-contact ownership, SLA clocks, follow-up and TMF621.",
-        routers=[api.router, reports_api.router, tmf621.router],
+        routers=[api.router, api.reports_router, tmf621.router],
         consumers=[*consumers.specs(settings), *tmf621.consumer_specs()],
         migrations_dir=Path(__file__).parent / "migrations",
         on_startup=start,

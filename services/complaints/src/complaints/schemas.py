@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -441,6 +442,144 @@ class QueuePage(BaseModel):
 
     items: list[QueueItem]
     total: int
+    limit: int
+    offset: int
+
+
+# --- analytics reports (complaints.analytics) ---------------------------------------------------------
+
+# Values a report's query parameters take. Literal types, so the OpenAPI spells each one's values
+# inline (an enum $ref in a parameter breaks the schemathesis contract test).
+Dimension = Literal["category", "symptom", "channel", "brand", "region", "area", "week"]
+RegionName = Literal["HK", "CN"]
+CategoryName = Literal["coverage", "billing", "service", "value_added_service", "staff", "other"]
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: object) -> object:
+    """Accept a day as the schema says it (RFC 3339 full-date text), not a number or a week date."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("a date in YYYY-MM-DD form, e.g. 2026-11-30")
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
+
+class ClockCompliance(BaseModel):
+    """How one SLA clock fared over the complaints of a report."""
+
+    breached: int = Field(description="complaints whose clock breached")
+    compliance: float | None = Field(
+        description="share of the complaints whose clock never breached (0 to 1); null when there are none"
+    )
+
+
+class SlaCompliance(BaseModel):
+    """Each SLA clock's breaches and compliance."""
+
+    first_response: ClockCompliance
+    next_update: ClockCompliance
+    resolution: ClockCompliance
+
+
+class TimeToClose(BaseModel):
+    """How long closed complaints took from filing to closing (nearest-rank percentiles, hours)."""
+
+    closed: int = Field(description="closed complaints the percentiles are taken over")
+    p50_hours: float | None = Field(description="median; null when none is closed")
+    p90_hours: float | None
+    p99_hours: float | None
+
+
+class Figures(BaseModel):
+    """The figures of a set of complaints (all of a report, one group, one handler's)."""
+
+    complaints: int = Field(description="complaints filed in the period")
+    open: int = Field(description="of them still open (acknowledged, inProgress, pending, held)")
+    resolved: int = Field(description="resolved, closed ones included (they were resolved first)")
+    closed: int
+    first_contact_resolutions: int = Field(description="resolved at the first contact")
+    fcr_rate: float | None = Field(
+        description="first-contact resolutions ÷ complaints (0 to 1); null when there are none"
+    )
+    breached: int = Field(description="complaints with at least one clock breached")
+    sla: SlaCompliance
+    time_to_close: TimeToClose
+
+
+class Group(Figures):
+    """The figures of one group of a breakdown."""
+
+    key: str | None = Field(
+        description="the group: a category, symptom, channel, brand (lower case), region, area id or "
+        "ISO week (2026-W49); null for complaints without one (no handset make, no area)"
+    )
+
+
+class HandlerFigures(Figures):
+    """The figures of the complaints one handler owns."""
+
+    owner: str = Field(description="who owns the complaints (user name, API key id, or portal)")
+
+
+class Revisits(BaseModel):
+    """What customers said when asked after closing."""
+
+    answers: int = Field(description="revisit answers to complaints of the report")
+    satisfied: int = Field(description="answers saying satisfied")
+    satisfied_share: float | None = Field(
+        description="satisfied ÷ answers that said satisfied or not (0 to 1); null when none did"
+    )
+    scored: int = Field(description="answers with a score")
+    mean_score: float | None = Field(description="mean of the scores given; null when none was")
+
+
+class Summary(Figures):
+    """The figures of every complaint a report covers, and the revisits."""
+
+    revisits: Revisits
+
+
+class AppliedFilters(BaseModel):
+    """The filters a report was made with."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date | None = Field(alias="from")
+    to: date | None
+    region: RegionName | None
+    category: CategoryName | None
+
+
+class SummaryReport(Summary):
+    """The figures of every complaint the filters cover."""
+
+    filters: AppliedFilters
+
+
+class BreakdownReport(BaseModel):
+    """One page of a breakdown: weeks in order, other groups largest first."""
+
+    by: Dimension
+    filters: AppliedFilters
+    items: list[Group]
+    total: int = Field(description="groups in the whole breakdown")
+    limit: int
+    offset: int
+
+
+class HandlersReport(BaseModel):
+    """One page of handlers, busiest first."""
+
+    filters: AppliedFilters
+    items: list[HandlerFigures]
+    total: int = Field(description="handlers in the whole report")
     limit: int
     offset: int
 
