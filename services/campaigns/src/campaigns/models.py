@@ -4,7 +4,8 @@ The audience lives here: one ``subscriber`` row per customer with its profile, t
 aggregates the operator's feeds keep current, and the outputs of the models (life-cycle stage,
 value tier, fee sensitivity, the best-fitting plan). ``plan`` is the tariff catalogue the
 tariff-matching model prices usage against. ``subscriber_event`` keeps the past events segments
-ask about ("complained about coverage in the last 180 days").
+ask about ("complained about coverage in the last 180 days"). ``segment`` keeps the named
+condition trees marketers save (segments.py is their language).
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -13,13 +14,14 @@ per calendar month, ``_m1`` being the last complete month.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, SmallInteger, String
 from sqlmodel import Field, SQLModel
 
 from careloop_common.db import UTCDateTime, metadata
 
-__all__ = ["Plan", "Subscriber", "SubscriberEvent", "metadata"]
+__all__ = ["Plan", "Segment", "Subscriber", "SubscriberEvent", "metadata"]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -125,3 +127,18 @@ class SubscriberEvent(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(48), nullable=False))  # complaint.coverage, plan.changed, …
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Segment(SQLModel, table=True):
+    """A saved, named segment: a condition tree over subscribers, who wrote it and when."""
+
+    __tablename__ = "segment"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    description: str | None = Field(default=None, sa_column=Column(String(2000)))
+    conditions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    updated_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
