@@ -1,4 +1,5 @@
-"""Fixtures of the campaigns tests; the data they share lives in ``campaign_data`` (imported by name)."""
+"""Fixtures of the campaigns tests; what they share lives in ``campaign_data`` and ``audience``
+(imported by name)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-# The tests are not a package: make `import campaign_data` work under --import-mode=importlib.
+# The tests are not a package: make `import campaign_data` and `import audience` work under
+# --import-mode=importlib.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from audience import Audience, migrated
 from campaign_data import Campaigns
 
 from campaigns.main import create_app
 from campaigns.settings import CampaignsSettings
+from careloop_common.db import create_engine, create_session_factory
 from careloop_common.testing import running_app, service_settings
 
 
@@ -24,3 +28,14 @@ async def campaigns(database_url: str, nats_url: str) -> AsyncIterator[Campaigns
     app = create_app(service_settings(CampaignsSettings, database_url, nats_url, run_background=False))
     async with running_app(app) as client:
         yield Campaigns(client=client, sessions=app.state.platform.sessions)
+
+
+@pytest.fixture
+async def audience(database_url: str) -> AsyncIterator[Audience]:
+    """A migrated campaigns database to fill with subscribers and select from both ways."""
+    await migrated(database_url)
+    engine = create_engine(database_url)
+    try:
+        yield Audience(create_session_factory(engine))
+    finally:
+        await engine.dispose()

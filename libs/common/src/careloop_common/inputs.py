@@ -25,6 +25,21 @@ Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 PathId = Annotated[str, Path(pattern=NO_NUL, max_length=64, description="the resource's id")]
 """The id of a resource in a path (not found when no such resource exists)."""
 
+
+def _whole(value: object) -> object:
+    """Take a JSON integer as JSON Schema means it (``3`` or ``3.0``), never a string or a boolean."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a whole number")
+    return value
+
+
+# For integer fields (bounds go inside, before it, so the schema shows them as minimum/maximum):
+# strict about type (no "3", no true) yet taking 3.0, which JSON Schema calls an integer.
+WHOLE = BeforeValidator(_whole)
+
+
 MAX_LIMIT = 500
 # Past this a page is empty anyway, and every database takes it as an OFFSET.
 MAX_OFFSET = 2**31 - 1

@@ -6,7 +6,8 @@ value tier, fee sensitivity, the best-fitting plan). ``plan`` is the tariff cata
 tariff-matching model prices usage against. ``subscriber_event`` keeps the past events segments
 ask about ("complained about coverage in the last 180 days"). ``model_run`` records each run of the
 models with the value-tier cut-off it applied, so recomputing a few subscribers ranks them against
-the population the last full run saw.
+the population the last full run saw. ``segment`` keeps the named condition trees marketers save
+(segments.py is their language).
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -15,13 +16,14 @@ per calendar month, ``_m1`` being the last complete month.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, SmallInteger, String
 from sqlmodel import Field, SQLModel
 
 from careloop_common.db import UTCDateTime, metadata
 
-__all__ = ["ModelRun", "Plan", "Subscriber", "SubscriberEvent", "metadata"]
+__all__ = ["ModelRun", "Plan", "Segment", "Subscriber", "SubscriberEvent", "metadata"]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -144,3 +146,18 @@ class ModelRun(SQLModel, table=True):
     recommended: int = Field(sa_column=Column(Integer, nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Segment(SQLModel, table=True):
+    """A saved, named segment: a condition tree over subscribers, who wrote it and when."""
+
+    __tablename__ = "segment"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    description: str | None = Field(default=None, sa_column=Column(String(2000)))
+    conditions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    updated_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

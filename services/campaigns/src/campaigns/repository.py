@@ -13,9 +13,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import Row, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
-from campaigns.models import ModelRun, Plan, Subscriber
+from campaigns.models import ModelRun, Plan, Segment, Subscriber
 
 SUBSCRIBER: sa.Table = Subscriber.__table__  # type: ignore[attr-defined]
 
@@ -70,7 +70,7 @@ async def get_plan(session: AsyncSession, plan_id: str) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
-async def add(session: AsyncSession, *rows: Plan | ModelRun) -> None:
+async def add(session: AsyncSession, *rows: SQLModel) -> None:
     """Stage rows and flush them."""
     session.add_all(rows)
     await session.flush()
@@ -143,3 +143,42 @@ async def latest_model_run(session: AsyncSession) -> ModelRun | None:
     """Return the last recorded run of the models."""
     rows = await session.scalars(select(ModelRun).order_by(col(ModelRun.id).desc()).limit(1))
     return rows.first()
+
+
+# --- saved segments -------------------------------------------------------------------------------
+
+
+async def get_segment(session: AsyncSession, segment_id: str) -> Segment | None:
+    """Return one saved segment."""
+    return await session.get(Segment, segment_id)
+
+
+async def segment_named(session: AsyncSession, name: str) -> Segment | None:
+    """Return the segment with this name, if one has it."""
+    result = await session.scalars(select(Segment).where(col(Segment.name) == name).limit(1))
+    return result.first()
+
+
+async def segments_page(session: AsyncSession, limit: int, offset: int) -> tuple[list[Segment], int]:
+    """Return saved segments by name."""
+    rows = await session.scalars(
+        select(Segment).order_by(col(Segment.name), col(Segment.id)).limit(limit).offset(offset)
+    )
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Segment))
+    return list(rows), int(total or 0)
+
+
+async def count_subscribers(session: AsyncSession, condition: sa.ColumnElement[bool]) -> int:
+    """Count the subscribers meeting a compiled segment."""
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Subscriber).where(condition))
+    return int(total or 0)
+
+
+async def sample_subscribers(
+    session: AsyncSession, condition: sa.ColumnElement[bool], limit: int
+) -> list[Subscriber]:
+    """Return the first subscribers by number meeting a compiled segment."""
+    rows = await session.scalars(
+        select(Subscriber).where(condition).order_by(col(Subscriber.msisdn)).limit(limit)
+    )
+    return list(rows)

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -18,7 +17,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict, JsonValue
 
-from careloop_common.inputs import MSISDN, Text
+from careloop_common.inputs import MSISDN, WHOLE, Text
 
 
 class Category(StrEnum):
@@ -86,20 +85,6 @@ class Network(StrEnum):
     g3 = "3G"
     g4 = "4G"
     g5 = "5G"
-
-
-def _whole(value: object) -> object:
-    """Take a JSON integer as JSON Schema means it (``3`` or ``3.0``), never a string or a boolean."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("a whole number")
-    return value
-
-
-# For integer fields (bounds go inside, before it, so the schema shows them as minimum/maximum):
-# strict about type (no "3", no true) yet taking 3.0, which JSON Schema calls an integer.
-WHOLE = BeforeValidator(_whole)
 
 
 def _given(*names: str) -> JsonDict:
