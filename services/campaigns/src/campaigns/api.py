@@ -5,11 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import repository, service
+from campaigns.models import Campaign
 from campaigns.schemas import (
+    CAMPAIGN_STATUSES,
     E164,
+    KIND,
     PLAN_ID,
+    CampaignCreate,
+    CampaignEdit,
+    CampaignMove,
+    CampaignPage,
+    CampaignPublic,
+    CampaignStepPublic,
     Day,
     FeeSensitivityExplanation,
     IndicatorPublic,
@@ -27,7 +37,9 @@ from campaigns.schemas import (
 )
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
-from careloop_common.errors import PROBLEM_RESPONSES
+from careloop_common.db import utcnow
+from careloop_common.errors import PROBLEM_RESPONSES, NotFound
+from careloop_common.inputs import Limit, Offset
 
 router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
@@ -156,3 +168,104 @@ def _explanation_public(found: service.Explanation) -> SubscriberModels:
             bills=[PlanBillPublic.model_validate(b, from_attributes=True) for b in found.bills],
         ),
     )
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+STATUS_PATTERN = "^(" + "|".join(CAMPAIGN_STATUSES) + ")$"
+CampaignId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="the campaign's id")]
+
+
+async def _campaign(session: AsyncSession, campaign_id: str, *, for_update: bool = False) -> Campaign:
+    """Return a campaign or a 404 problem."""
+    campaign = await repository.get_campaign(session, campaign_id, for_update=for_update)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    return campaign
+
+
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=CampaignPublic,
+    tags=["campaigns"],
+    summary="Draft a campaign",
+)
+async def create_campaign(
+    body: CampaignCreate, session: SessionDep, state: PlatformDep, principal: Writer, response: Response
+) -> CampaignPublic:
+    """Record a new campaign as a draft: its audience, trigger, content and rules checked."""
+    campaign = await service.create_campaign(
+        session, body, by=principal.subject, now=utcnow(), source=state.source
+    )
+    response.headers["Location"] = f"{router.prefix}/campaigns/{campaign.id}"
+    return CampaignPublic.model_validate(campaign)
+
+
+@router.get("/campaigns", response_model=CampaignPage, tags=["campaigns"], summary="List campaigns")
+async def list_campaigns(
+    session: SessionDep,
+    _: Reader,
+    status: Annotated[
+        str | None, Query(pattern=STATUS_PATTERN, description="only campaigns in this status")
+    ] = None,
+    kind: Annotated[str | None, Query(pattern=KIND, description="only campaigns of this kind")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> CampaignPage:
+    """List campaigns, newest first."""
+    rows, total = await repository.campaigns_page(
+        session, status=status, kind=kind, limit=limit, offset=offset
+    )
+    return CampaignPage(items=[CampaignPublic.model_validate(c) for c in rows], total=total)
+
+
+@router.get(
+    "/campaigns/{campaign_id}", response_model=CampaignPublic, tags=["campaigns"], summary="Get a campaign"
+)
+async def get_campaign(campaign_id: CampaignId, session: SessionDep, _: Reader) -> CampaignPublic:
+    """Return one campaign."""
+    return CampaignPublic.model_validate(await _campaign(session, campaign_id))
+
+
+@router.patch(
+    "/campaigns/{campaign_id}", response_model=CampaignPublic, tags=["campaigns"], summary="Edit a draft"
+)
+async def edit_campaign(
+    campaign_id: CampaignId, body: CampaignEdit, session: SessionDep, principal: Writer
+) -> CampaignPublic:
+    """Change a draft or rejected campaign; a submitted or approved one is locked (409)."""
+    campaign = await _campaign(session, campaign_id, for_update=True)
+    campaign = await service.edit_campaign(session, campaign, body, by=principal.subject, now=utcnow())
+    return CampaignPublic.model_validate(campaign)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/moves",
+    response_model=CampaignPublic,
+    tags=["campaigns"],
+    summary="Move a campaign in its life",
+)
+async def move_campaign(
+    campaign_id: CampaignId, body: CampaignMove, session: SessionDep, state: PlatformDep, principal: Writer
+) -> CampaignPublic:
+    """Submit, approve or reject (campaigns:approve, not the author), schedule, run, pause, complete."""
+    campaign = await _campaign(session, campaign_id, for_update=True)
+    campaign = await service.move_campaign(
+        session, campaign, body, by=principal, now=utcnow(), source=state.source
+    )
+    return CampaignPublic.model_validate(campaign)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/steps",
+    response_model=list[CampaignStepPublic],
+    tags=["campaigns"],
+    summary="A campaign's history",
+)
+async def campaign_steps(campaign_id: CampaignId, session: SessionDep, _: Reader) -> list[CampaignStepPublic]:
+    """Return who changed the campaign, when, and how, oldest first."""
+    await _campaign(session, campaign_id)
+    return [
+        CampaignStepPublic.model_validate(s) for s in await repository.campaign_steps(session, campaign_id)
+    ]

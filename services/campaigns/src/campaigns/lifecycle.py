@@ -9,6 +9,10 @@ campaign can no longer be edited, only withdrawn to draft (which drops the appro
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadDateError, croniter
 
 from careloop_common.errors import ProblemError
 
@@ -42,6 +46,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 EDITABLE = frozenset({"draft", "rejected"})
 # Statuses in which a campaign targets customers (its triggers fire, its schedule runs).
 LIVE = frozenset({"running"})
+
+# A schedule must fire within this long, or it is refused as one that never will.
+CRON_HORIZON = timedelta(days=366)
 
 # Which scope a move needs beyond campaigns:write.
 APPROVAL_MOVES = frozenset({"approved", "rejected"})
@@ -95,3 +102,24 @@ def in_control_group(campaign_id: str, msisdn: str, share: float) -> bool:
         return False
     digest = hashlib.sha256(f"{campaign_id}:{msisdn}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def next_cron_fire(cron: str, time_zone: str, after: datetime) -> datetime:
+    """Return when a schedule next fires after a moment (UTC), refusing one that never does."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ProblemError(
+            422, "unknown-time-zone", f"no time zone {time_zone!r}", field="trigger.time_zone"
+        ) from exc
+    if not croniter.is_valid(cron):
+        raise ProblemError(422, "invalid-cron", f"{cron!r} is not a cron expression", field="trigger.cron")
+    try:
+        fire = croniter(cron, after.astimezone(zone)).get_next(datetime)
+    except CroniterBadDateError:
+        fire = None
+    if fire is None or fire - after > CRON_HORIZON:
+        raise ProblemError(
+            422, "cron-never-fires", f"{cron!r} does not fire within a year", field="trigger.cron"
+        )
+    return fire.astimezone(UTC)

@@ -23,7 +23,17 @@ from sqlmodel import Field, SQLModel
 
 from careloop_common.db import UTCDateTime, metadata
 
-__all__ = ["ModelRun", "Plan", "Segment", "Subscriber", "SubscriberEvent", "metadata"]
+__all__ = [
+    "Campaign",
+    "CampaignMember",
+    "CampaignStep",
+    "ModelRun",
+    "Plan",
+    "Segment",
+    "Subscriber",
+    "SubscriberEvent",
+    "metadata",
+]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -161,3 +171,80 @@ class Segment(SQLModel, table=True):
     updated_by: str = Field(sa_column=Column(String(128), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Campaign(SQLModel, table=True):
+    """A care campaign: its goal, audience, trigger, content and rules, and where it is in its life."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (Index("ix_campaign_status_trigger", "status", "trigger_kind"),)
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    goal: str = Field(sa_column=Column(String(2000), nullable=False))
+    kind: str = Field(sa_column=Column(String(48), nullable=False))  # a catalogue template's id
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    # The audience: a segment condition tree (segments.py), or a saved segment's id.
+    audience: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    segment_id: str | None = Field(default=None, sa_column=Column(String(36)))
+    # event (subject + condition), schedule (cron + time zone) or once (at).
+    trigger_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    trigger: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    channel: str = Field(default="sms", sa_column=Column(String(16), nullable=False))
+    content: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )  # by language
+    priority: int = Field(default=5, sa_column=Column(SmallInteger, nullable=False))
+    cap_per_customer: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    min_gap_days: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    control_share: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    conversion: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    starts_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    ends_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    author: str = Field(sa_column=Column(String(128), nullable=False))
+    approver: str | None = Field(default=None, sa_column=Column(String(128)))
+    approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    next_run_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    runs: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CampaignStep(SQLModel, table=True):
+    """One change of a campaign: who, when, from what to what, and why."""
+
+    __tablename__ = "campaign_step"
+
+    id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
+    campaign_id: str = Field(sa_column=Column(String(36), nullable=False, index=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(sa_column=Column(String(128), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))  # created edited status run
+    from_value: str | None = Field(default=None, sa_column=Column(String(32)))
+    to_value: str | None = Field(default=None, sa_column=Column(String(32)))
+    note: str | None = Field(default=None, sa_column=Column(String(1000)))
+
+
+class CampaignMember(SQLModel, table=True):
+    """A customer a campaign met: their arm (treatment or control), what became of the contact, and
+    any conversion."""
+
+    __tablename__ = "campaign_member"
+    __table_args__ = (
+        Index("ix_campaign_member_outcome", "campaign_id", "outcome"),
+        Index("ix_campaign_member_ref", "customer_ref", "campaign_id"),
+    )
+
+    campaign_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    msisdn: str = Field(sa_column=Column(String(16), primary_key=True))
+    customer_ref: str = Field(sa_column=Column(String(32), nullable=False))
+    arm: str = Field(sa_column=Column(String(9), nullable=False))  # treatment | control
+    # targeted held_out suppressed accepted sent delivered failed
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(String(64)))
+    touches: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # control: as if contacted
+    first_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The end of the conversion window (first_at + the goal's days): an event of the goal's kind
+    # between first_at and this converts the customer. Kept so the query needs no date arithmetic.
+    conversion_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

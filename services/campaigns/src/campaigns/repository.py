@@ -8,14 +8,27 @@ the outputs go back as one executemany UPDATE per chunk: no ORM object is built 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Row, bindparam
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
-from campaigns.models import ModelRun, Plan, Segment, Subscriber
+from campaigns.models import (
+    Campaign,
+    CampaignMember,
+    CampaignStep,
+    ModelRun,
+    Plan,
+    Segment,
+    Subscriber,
+    SubscriberEvent,
+)
+from careloop_common.db import stage_insert
 
 SUBSCRIBER: sa.Table = Subscriber.__table__  # type: ignore[attr-defined]
 
@@ -148,6 +161,12 @@ async def latest_model_run(session: AsyncSession) -> ModelRun | None:
 # --- saved segments -------------------------------------------------------------------------------
 
 
+async def segment_tree(session: AsyncSession, segment_id: str) -> dict[str, Any] | None:
+    """Return a saved segment's condition tree, or None when there is no such segment."""
+    segment = await session.get(Segment, segment_id)
+    return None if segment is None else segment.conditions
+
+
 async def get_segment(session: AsyncSession, segment_id: str) -> Segment | None:
     """Return one saved segment."""
     return await session.get(Segment, segment_id)
@@ -182,3 +201,184 @@ async def sample_subscribers(
         select(Subscriber).where(condition).order_by(col(Subscriber.msisdn)).limit(limit)
     )
     return list(rows)
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+CAMPAIGN_STEP: sa.Table = CampaignStep.__table__  # type: ignore[attr-defined]
+
+
+def add_campaign_step(
+    session: AsyncSession,
+    campaign_id: str,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Stage one step of a campaign's history as a plain row."""
+    stage_insert(
+        session,
+        CAMPAIGN_STEP,
+        {
+            "campaign_id": campaign_id,
+            "at": at,
+            "actor": actor,
+            "kind": kind,
+            "from_value": from_value,
+            "to_value": to_value,
+            "note": note,
+        },
+    )
+
+
+async def get_campaign(
+    session: AsyncSession, campaign_id: str, *, for_update: bool = False
+) -> Campaign | None:
+    """Return a campaign by id (locked for the change where the database can)."""
+    query = select(Campaign).where(col(Campaign.id) == campaign_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def campaigns_page(
+    session: AsyncSession, *, status: str | None, kind: str | None, limit: int, offset: int
+) -> tuple[Sequence[Campaign], int]:
+    """Return a page of campaigns, newest first, and how many match in all."""
+    conditions = [
+        *([col(Campaign.status) == status] if status else []),
+        *([col(Campaign.kind) == kind] if kind else []),
+    ]
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Campaign).where(*conditions))
+    rows = await session.execute(
+        select(Campaign)
+        .where(*conditions)
+        .order_by(col(Campaign.created_at).desc(), col(Campaign.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.scalars().all(), int(total or 0)
+
+
+async def campaign_steps(session: AsyncSession, campaign_id: str) -> Sequence[CampaignStep]:
+    """Return a campaign's history, oldest first."""
+    rows = await session.execute(
+        select(CampaignStep)
+        .where(col(CampaignStep.campaign_id) == campaign_id)
+        .order_by(col(CampaignStep.id))
+    )
+    return rows.scalars().all()
+
+
+# --- running campaigns ----------------------------------------------------------------------------
+
+MEMBER: sa.Table = CampaignMember.__table__  # type: ignore[attr-defined]
+EVENTS: sa.Table = SubscriberEvent.__table__  # type: ignore[attr-defined]
+# What meeting a customer needs of the subscriber row.
+CONTACT_COLUMNS = ("msisdn", "customer_ref", "language", "contact_sms", "contact_call")
+# How far back a trigger's condition may look at a customer's events.
+EVENT_MEMORY_DAYS = 3_650
+
+
+async def audience_chunk(
+    session: AsyncSession, audience: sa.ColumnElement[bool], *, after: str, limit: int
+) -> Rows:
+    """Return the next ``limit`` members of an audience after a number, by number."""
+    query = (
+        sa.select(*(SUBSCRIBER.c[name] for name in CONTACT_COLUMNS))
+        .where(audience, SUBSCRIBER.c.msisdn > after)
+        .order_by(SUBSCRIBER.c.msisdn)
+        .limit(limit)
+    )
+    return (await session.execute(query)).all()
+
+
+async def members_of(session: AsyncSession, campaign_id: str, msisdns: Sequence[str]) -> dict[str, Any]:
+    """Return a campaign's members among these numbers (touches, last_at, arm, outcome), by number."""
+    if not msisdns:
+        return {}
+    rows = await session.execute(
+        sa.select(MEMBER.c.msisdn, MEMBER.c.touches, MEMBER.c.last_at, MEMBER.c.arm, MEMBER.c.outcome).where(
+            MEMBER.c.campaign_id == campaign_id, MEMBER.c.msisdn.in_(list(msisdns))
+        )
+    )
+    return {row.msisdn: row for row in rows}
+
+
+async def upsert_members(session: AsyncSession, members: Sequence[Mapping[str, Any]]) -> None:
+    """Record customers met: new ones as given, known ones touched again (one statement)."""
+    if not members:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(MEMBER)
+    statement = statement.on_conflict_do_update(
+        index_elements=[MEMBER.c.campaign_id, MEMBER.c.msisdn],
+        set_={
+            "touches": MEMBER.c.touches + 1,
+            "last_at": statement.excluded.last_at,
+            "outcome": statement.excluded.outcome,
+            "reason": None,
+        },
+    )
+    await session.execute(statement, list(members))
+
+
+async def due_campaigns(session: AsyncSession, now: datetime) -> list[str]:
+    """Return the live batch campaigns whose next run is due, oldest first."""
+    rows = await session.execute(
+        sa.select(col(Campaign.id))
+        .where(col(Campaign.status) == "running", col(Campaign.next_run_at) <= now)
+        .order_by(col(Campaign.next_run_at))
+    )
+    return list(rows.scalars())
+
+
+async def live_event_campaigns(session: AsyncSession, subject: str) -> list[Campaign]:
+    """Return the running campaigns an event of this subject triggers."""
+    rows = await session.execute(
+        select(Campaign).where(col(Campaign.status) == "running", col(Campaign.trigger_kind) == "event")
+    )
+    return [c for c in rows.scalars() if c.trigger.get("subject") == subject]
+
+
+async def subscriber_row(session: AsyncSession, msisdn: str) -> Any:
+    """Return one subscriber's whole row (what segment predicates read), or None."""
+    return (await session.execute(sa.select(SUBSCRIBER).where(SUBSCRIBER.c.msisdn == msisdn))).first()
+
+
+async def recent_events(session: AsyncSession, msisdn: str) -> Sequence[SubscriberEvent]:
+    """Return a customer's past events (kind and time), newest first."""
+    rows = await session.execute(
+        select(SubscriberEvent)
+        .where(col(SubscriberEvent.msisdn) == msisdn)
+        .order_by(col(SubscriberEvent.at).desc())
+        .limit(1000)
+    )
+    return rows.scalars().all()
+
+
+async def member_by_ref(session: AsyncSession, campaign_id: str, customer_ref: str) -> Any:
+    """Return a campaign's member by the customer's pseudonym (what contact events carry)."""
+    return (
+        await session.execute(
+            sa.select(MEMBER.c.msisdn, MEMBER.c.arm, MEMBER.c.outcome).where(
+                MEMBER.c.campaign_id == campaign_id, MEMBER.c.customer_ref == customer_ref
+            )
+        )
+    ).first()
+
+
+async def set_member_outcome(
+    session: AsyncSession, campaign_id: str, msisdn: str, outcome: str, reason: str | None
+) -> None:
+    """Record what became of a member's contact."""
+    await session.execute(
+        sa.update(MEMBER)
+        .where(MEMBER.c.campaign_id == campaign_id, MEMBER.c.msisdn == msisdn)
+        .values(outcome=outcome, reason=reason)
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from careloop_common.inputs import NO_NUL
+from careloop_common.inputs import NO_NUL, Timestamp
 
 # A plan id as the catalogue keys it (the column holds 32 characters; PostgreSQL refuses more).
 PLAN_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
@@ -208,3 +208,191 @@ class SubscriberModels(BaseModel):
     value: ValueExplanation
     fee_sensitivity: FeeSensitivityExplanation
     tariff: TariffExplanation
+
+
+# ── campaigns ────────────────────────────────────────────────────────────────────────────────────
+
+LANGUAGES = ("zh-Hant", "zh-Hans", "en")
+# Events a campaign can be triggered by: the operator's feeds, and coverage-map's completed plans.
+TRIGGER_SUBJECTS = (
+    "feeds.bss.balance_changed",
+    "feeds.bss.bill_issued",
+    "feeds.bss.payment_received",
+    "feeds.bss.plan_changed",
+    "feeds.crm.subscriber_upserted",
+    "feeds.network.location_updated",
+    "feeds.network.call_detail",
+    "coverage.plan.completed",
+)
+CAMPAIGN_STATUSES = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "scheduled",
+    "running",
+    "paused",
+    "completed",
+    "evaluated",
+    "cancelled",
+)
+KIND = r"^[a-z][a-z0-9_]{1,47}$"
+EVENT_KIND = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+SEGMENT_ID = r"^[A-Za-z0-9-]{1,36}$"
+Whole = Annotated[int, BeforeValidator(_whole)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_NUL)]
+# A segment condition tree (see segments.py and docs/segments.md); checked by the service.
+Tree = dict[str, Any]
+
+
+class EventTrigger(BaseModel):
+    """Fire for a customer when one of their events arrives and the condition holds after it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["event"]
+    subject: Literal[TRIGGER_SUBJECTS]  # type: ignore[valid-type]
+    condition: Tree | None = Field(default=None, description="a segment tree over the updated profile")
+    once_per_days: Annotated[Whole, Field(ge=0, le=365)] = Field(
+        default=0, description="fire at most once in so many days per customer (0: per the contact rules)"
+    )
+
+
+class ScheduleTrigger(BaseModel):
+    """Run over the whole audience on a cron schedule, in a time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["schedule"]
+    cron: Annotated[str, StringConstraints(min_length=9, max_length=100, pattern=r"^[0-9*,/ A-Za-z?LW#-]+$")]
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)] = (
+        "Asia/Hong_Kong"
+    )
+
+
+class OnceTrigger(BaseModel):
+    """Run over the whole audience once, at a moment (or as soon as the campaign runs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["once"]
+    at: Timestamp | None = None
+
+
+Trigger = Annotated[EventTrigger | ScheduleTrigger | OnceTrigger, Field(discriminator="type")]
+
+
+class Conversion(BaseModel):
+    """What counts as the campaign working for a customer: an event of theirs within N days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=EVENT_KIND)] = Field(
+        examples=["plan.changed", "call.prefix", "payment.received"]
+    )
+    within_days: Annotated[Whole, Field(ge=1, le=365)] = 30
+    absent: bool = Field(
+        default=False, description="converted when no such event follows (e.g. no repeat complaint)"
+    )
+
+
+class CampaignFields(BaseModel):
+    """What a campaign is: shared by create, edit and the answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+    goal: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_NUL)]
+    kind: Annotated[str, StringConstraints(pattern=KIND)] = Field(
+        description="a care catalogue template's id"
+    )
+    audience: Tree | None = Field(default=None, description="a segment tree; or name a saved segment")
+    segment_id: Annotated[str, StringConstraints(pattern=SEGMENT_ID)] | None = None
+    trigger: Trigger
+    channel: Literal["sms", "voice_call"] = "sms"
+    content: dict[Literal[LANGUAGES], Text] = Field(  # type: ignore[valid-type]
+        min_length=1, description="the message by language; customers get theirs, else the first given"
+    )
+    priority: Annotated[Whole, Field(ge=1, le=9)] = 5
+    cap_per_customer: Annotated[Whole, Field(ge=1, le=20)] = Field(
+        default=1, description="contacts per customer over the campaign's life"
+    )
+    min_gap_days: Annotated[Whole, Field(ge=0, le=365)] = Field(
+        default=0, description="days between two contacts of the same customer"
+    )
+    control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] = Field(
+        default=0.0, description="share of the audience held out as control (deterministic per customer)"
+    )
+    conversion: Conversion | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+
+
+class CampaignCreate(CampaignFields):
+    """A new campaign (a draft)."""
+
+
+class CampaignEdit(BaseModel):
+    """Fields to change in a draft or rejected campaign (merge: what is not given stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
+    goal: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_NUL)] | None = None
+    audience: Tree | None = None
+    segment_id: Annotated[str, StringConstraints(pattern=SEGMENT_ID)] | None = None
+    trigger: Trigger | None = None
+    channel: Literal["sms", "voice_call"] | None = None
+    content: dict[Literal[LANGUAGES], Text] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
+    priority: Annotated[Whole, Field(ge=1, le=9)] | None = None
+    cap_per_customer: Annotated[Whole, Field(ge=1, le=20)] | None = None
+    min_gap_days: Annotated[Whole, Field(ge=0, le=365)] | None = None
+    control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] | None = None
+    conversion: Conversion | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+
+
+class CampaignMove(BaseModel):
+    """A move in the campaign's life (approve, reject, schedule, run, pause, complete …)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal[CAMPAIGN_STATUSES]  # type: ignore[valid-type]
+    note: Annotated[str, StringConstraints(max_length=1000, pattern=NO_NUL)] | None = None
+
+
+class CampaignPublic(CampaignFields):
+    """A campaign and where it is in its life."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: str
+    status: str
+    author: str
+    approver: str | None
+    approved_at: datetime | None
+    next_run_at: datetime | None
+    runs: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(BaseModel):
+    """A page of campaigns, newest first."""
+
+    items: list[CampaignPublic]
+    total: int
+
+
+class CampaignStepPublic(BaseModel):
+    """One change of a campaign."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    note: str | None

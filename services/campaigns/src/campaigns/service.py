@@ -9,6 +9,7 @@ transaction, so a run over millions of subscribers never holds SQLite's write lo
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,12 +19,16 @@ import numpy as np
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import repository, scoring
-from campaigns.models import LIFECYCLE_STAGES, ModelRun, Plan, Subscriber
+from campaigns import lifecycle, repository, scoring, segments
+from campaigns.models import LIFECYCLE_STAGES, Campaign, ModelRun, Plan, Subscriber
 from campaigns.repository import MODEL_INPUT_COLUMNS
+from campaigns.schemas import CampaignCreate, CampaignEdit, CampaignMove, EventTrigger, ScheduleTrigger
 from campaigns.scoring import Catalogue, ModelOutputs, ModelParams, SubscriberColumns
+from careloop_common.auth import Principal
 from careloop_common.db import SessionFactory, transaction, utcnow
-from careloop_common.errors import NotFound
+from careloop_common.errors import NotFound, ProblemError
+from careloop_common.events.campaigns import CampaignStatusChangedV1
+from careloop_common.outbox import publish_later
 
 # Rows per chunk: big enough that numpy's per-call overhead vanishes, small enough that one
 # chunk's transaction stays short and its rows (Python tuples) take tens of MB at most.
@@ -390,3 +395,153 @@ async def explain(
 
 def _tier(top: bool) -> str:
     return scoring.TOP20 if top else scoring.REST
+
+
+# ── campaigns: drafting, approval and the moves of their life ──────────────────────────────────────
+
+SOURCE = "/careloop/campaigns"
+
+
+async def create_campaign(
+    session: AsyncSession, data: CampaignCreate, *, by: str, now: datetime, source: str = SOURCE
+) -> Campaign:
+    """Record a new campaign as a draft, its rules checked."""
+    check_campaign(data, now)
+    campaign = Campaign(
+        id=str(uuid.uuid4()),
+        status="draft",
+        author=by,
+        trigger_kind=data.trigger.type,
+        created_at=now,
+        updated_at=now,
+        **_stored_fields(data),
+    )
+    await repository.add(session, campaign)
+    repository.add_campaign_step(session, campaign.id, at=now, actor=by, kind="created", to_value="draft")
+    _announce(session, campaign, None, by=by, now=now, source=source)
+    await session.flush()
+    return campaign
+
+
+async def edit_campaign(
+    session: AsyncSession, campaign: Campaign, edit: CampaignEdit, *, by: str, now: datetime
+) -> Campaign:
+    """Change a draft (or rejected) campaign; what was submitted or approved is locked."""
+    lifecycle.check_editable(campaign.status)
+    changes = edit.model_dump(exclude_unset=True)
+    merged = CampaignCreate.model_validate(
+        {**CampaignCreate.model_validate(campaign, from_attributes=True).model_dump(), **changes}
+    )
+    check_campaign(merged, now)
+    for name, value in _stored_fields(merged).items():
+        setattr(campaign, name, value)
+    campaign.trigger_kind = merged.trigger.type
+    campaign.updated_at = now
+    repository.add_campaign_step(
+        session, campaign.id, at=now, actor=by, kind="edited", note=", ".join(sorted(changes))[:1000] or None
+    )
+    await session.flush()
+    return campaign
+
+
+async def move_campaign(
+    session: AsyncSession,
+    campaign: Campaign,
+    move: CampaignMove,
+    *,
+    by: Principal,
+    now: datetime,
+    source: str = SOURCE,
+) -> Campaign:
+    """Move a campaign in its life: four eyes on approval, and approval dropped when it goes back."""
+    before = campaign.status
+    lifecycle.check_transition(before, move.status)
+    if move.status in lifecycle.APPROVAL_MOVES:
+        if "campaigns:approve" not in by.scopes:
+            raise ProblemError(403, "forbidden", "approving or rejecting needs the campaigns:approve scope")
+        lifecycle.check_approver(campaign.author, by.subject)
+    if move.status == "approved":
+        campaign.approver, campaign.approved_at = by.subject, now
+    elif move.status in ("draft", "rejected"):
+        campaign.approver = campaign.approved_at = None
+    if move.status in ("scheduled", "running"):
+        check_window(campaign, now)
+        campaign.next_run_at = first_run(campaign, now)
+    elif move.status in ("paused", "completed", "cancelled"):
+        campaign.next_run_at = None
+    campaign.status = move.status
+    campaign.updated_at = now
+    repository.add_campaign_step(
+        session,
+        campaign.id,
+        at=now,
+        actor=by.subject,
+        kind="status",
+        from_value=before,
+        to_value=move.status,
+        note=move.note,
+    )
+    _announce(session, campaign, before, by=by.subject, now=now, source=source)
+    await session.flush()
+    return campaign
+
+
+def check_campaign(data: CampaignCreate, now: datetime) -> None:
+    """Check what a schema cannot: the audience tree, the schedule, the time window."""
+    if data.audience is not None and data.segment_id is not None:
+        raise ProblemError(
+            422, "rule-violated", "give an audience or a segment_id, not both", field="audience"
+        )
+    if data.audience is not None:
+        segments.parse(data.audience, root="audience")
+    trigger = data.trigger
+    if isinstance(trigger, EventTrigger) and trigger.condition is not None:
+        segments.parse(trigger.condition, root="trigger.condition")
+    if isinstance(trigger, ScheduleTrigger):
+        lifecycle.next_cron_fire(trigger.cron, trigger.time_zone, now)
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        raise ProblemError(422, "rule-violated", "ends_at must be after starts_at", field="ends_at")
+
+
+def check_window(campaign: Campaign, now: datetime) -> None:
+    """Refuse to start a campaign whose end has passed."""
+    if campaign.ends_at is not None and campaign.ends_at <= now:
+        raise ProblemError(409, "campaign-ended", "the campaign's end has passed; edit its dates in a draft")
+
+
+def first_run(campaign: Campaign, now: datetime) -> datetime | None:
+    """Return when a batch campaign first runs once started (None for event-triggered ones)."""
+    trigger = campaign.trigger
+    start = max(now, campaign.starts_at or now)
+    if trigger.get("type") == "schedule":
+        return lifecycle.next_cron_fire(
+            str(trigger["cron"]), str(trigger.get("time_zone", "Asia/Hong_Kong")), start
+        )
+    if trigger.get("type") == "once":
+        at = trigger.get("at")
+        return max(start, datetime.fromisoformat(str(at))) if at else start
+    return None
+
+
+def _stored_fields(data: CampaignCreate) -> dict[str, Any]:
+    """Return a campaign's fields as its row stores them (trees and triggers as JSON)."""
+    dumped = data.model_dump(mode="json", exclude={"starts_at", "ends_at"})
+    return {**dumped, "starts_at": data.starts_at, "ends_at": data.ends_at}
+
+
+def _announce(
+    session: AsyncSession, campaign: Campaign, before: str | None, *, by: str, now: datetime, source: str
+) -> None:
+    publish_later(
+        session,
+        CampaignStatusChangedV1(
+            campaign_id=campaign.id,
+            kind=campaign.kind,
+            from_status=before,
+            to_status=campaign.status,
+            actor=by,
+            at=now,
+        ),
+        source=source,
+        subject=campaign.id,
+    )

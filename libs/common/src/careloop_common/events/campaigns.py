@@ -1,0 +1,43 @@
+"""The campaigns service's events (stream CAMPAIGNS) and its command to billing.
+
+Events name customers by ``customer_ref`` (the keyed pseudonym every service shares), never by
+number; the credit-protection command is addressed to billing, which needs the number itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from careloop_common.events.envelope import EventContract, contract
+
+
+@contract
+class CampaignStatusChangedV1(EventContract):
+    """A campaign moved in its life (submitted, approved, running, completed …)."""
+
+    subject = "campaigns.campaign.status_changed"
+    version = 1
+
+    campaign_id: str
+    kind: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    at: datetime
+
+
+@contract
+class CampaignRunCompletedV1(EventContract):
+    """A batch run of a campaign finished: how many customers it met and what became of them."""
+
+    subject = "campaigns.run.completed"
+    version = 1
+
+    campaign_id: str
+    run: int
+    targeted: int = Field(ge=0)
+    held_out: int = Field(ge=0)
+    suppressed: int = Field(ge=0)
+    at: datetime

@@ -1,0 +1,175 @@
+# ruff: noqa: RUF001 - Chinese messages, with full-width punctuation
+"""Campaigns through the API: drafting, four-eyes approval, the edit lock, schedules, and refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from campaign_data import Campaigns, reading
+
+from careloop_common.testing import auth_headers
+
+BALANCE_LOW = {"field": "balance", "op": "<", "expr": {"mul": [3, {"field": "avg_daily_spend_3d"}]}}
+DRAFT: dict[str, Any] = {
+    "name": "Balance reminder",
+    "goal": "Fewer customers cut off for a low balance",
+    "kind": "balance_reminder",
+    "trigger": {"type": "event", "subject": "feeds.bss.balance_changed", "condition": BALANCE_LOW},
+    "content": {
+        "zh-Hant": "您的餘額約可用三天，請及早增值。",
+        "en": "About three days of balance left: top up soon.",
+    },
+    "control_share": 0.1,
+    "conversion": {"event": "payment.received", "within_days": 3},
+}
+
+
+def author() -> dict[str, str]:
+    return auth_headers("campaigns:read", "campaigns:write", subject="mei")
+
+
+def approver(subject: str = "ken") -> dict[str, str]:
+    return auth_headers("campaigns:read", "campaigns:write", "campaigns:approve", subject=subject)
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:careloop:problem:{slug}"
+    return body
+
+
+async def draft(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/campaigns/v1/campaigns", json={**DRAFT, **changes}, headers=author())
+    assert response.status_code == 201, response.text
+    assert response.headers["location"].endswith(response.json()["id"])
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def move(
+    client: httpx.AsyncClient, campaign_id: str, status: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await client.post(
+        f"/campaigns/v1/campaigns/{campaign_id}/moves", json={"status": status}, headers=headers
+    )
+
+
+async def test_a_campaign_is_drafted_approved_by_another_and_run(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    created = await draft(client)
+    assert (created["status"], created["author"], created["approver"]) == ("draft", "mei", None)
+
+    assert (await move(client, created["id"], "submitted", author())).json()["status"] == "submitted"
+    problem(await move(client, created["id"], "approved", approver("mei")), 403, "approver-is-author")
+    problem(await move(client, created["id"], "approved", author()), 403, "forbidden")  # no approve scope
+    approved = (await move(client, created["id"], "approved", approver())).json()
+    assert (approved["status"], approved["approver"]) == ("approved", "ken")
+    running = (await move(client, created["id"], "running", author())).json()
+    assert running["status"] == "running"
+    assert running["next_run_at"] is None  # event-triggered: it fires per customer, not on a clock
+
+    steps = (await client.get(f"/campaigns/v1/campaigns/{created['id']}/steps", headers=reading())).json()
+    assert [(s["actor"], s["from_value"], s["to_value"]) for s in steps] == [
+        ("mei", None, "draft"),
+        ("mei", "draft", "submitted"),
+        ("ken", "submitted", "approved"),
+        ("mei", "approved", "running"),
+    ]
+
+
+async def test_what_was_approved_is_what_runs(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    created = await draft(client)
+    await move(client, created["id"], "submitted", author())
+    await move(client, created["id"], "approved", approver())
+
+    edited = await client.patch(
+        f"/campaigns/v1/campaigns/{created['id']}", json={"control_share": 0.0}, headers=author()
+    )
+    problem(edited, 409, "campaign-locked")
+    # Withdrawn to draft it can change again, and the approval is gone with it.
+    withdrawn = (await move(client, created["id"], "draft", author())).json()
+    assert (withdrawn["status"], withdrawn["approver"], withdrawn["approved_at"]) == ("draft", None, None)
+    edited = await client.patch(
+        f"/campaigns/v1/campaigns/{created['id']}", json={"control_share": 0.0}, headers=author()
+    )
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["control_share"], edited.json()["name"]) == (0.0, DRAFT["name"])
+
+
+async def test_an_illegal_move_is_a_409_naming_the_allowed_ones(campaigns: Campaigns) -> None:
+    created = await draft(campaigns.client)
+    body = problem(
+        await move(campaigns.client, created["id"], "running", author()), 409, "illegal-transition"
+    )
+    assert body["allowed"] == ["cancelled", "submitted"]
+
+
+async def test_a_scheduled_campaign_knows_its_next_run(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    created = await draft(
+        client,
+        kind="high_value_survey",
+        audience={"field": "value_tier", "op": "=", "value": "top20"},
+        trigger={"type": "schedule", "cron": "0 10 * * mon", "time_zone": "Asia/Hong_Kong"},
+    )
+    await move(client, created["id"], "submitted", author())
+    await move(client, created["id"], "approved", approver())
+    scheduled = (await move(client, created["id"], "scheduled", author())).json()
+    assert scheduled["next_run_at"].endswith("T02:00:00Z")  # 10:00 in Hong Kong, on a Monday
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "slug", "field"),
+    [
+        ({"trigger": {"type": "schedule", "cron": "0 0 31 2 *"}}, 422, "cron-never-fires", "trigger.cron"),
+        ({"trigger": {"type": "schedule", "cron": "61 * * * *"}}, 422, "invalid-cron", "trigger.cron"),
+        (
+            {"trigger": {"type": "schedule", "cron": "0 10 * * *", "time_zone": "Mars/Olympus"}},
+            422,
+            "unknown-time-zone",
+            "trigger.time_zone",
+        ),
+        ({"audience": {"field": "shoe_size", "op": ">", "value": 40}}, 422, None, None),
+        ({"audience": {"all": []}}, 422, None, None),
+        (
+            {"starts_at": "2027-01-02T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"},
+            422,
+            "rule-violated",
+            "ends_at",
+        ),
+        ({"control_share": 0.9}, 422, "validation-error", None),
+        ({"content": {}}, 422, "validation-error", None),
+        ({"content": {"fr": "Bonjour"}}, 422, "validation-error", None),
+    ],
+)
+async def test_bad_campaigns_are_refused_and_nothing_is_written(
+    campaigns: Campaigns, changes: dict[str, Any], status: int, slug: str | None, field: str | None
+) -> None:
+    client = campaigns.client
+    response = await client.post("/campaigns/v1/campaigns", json={**DRAFT, **changes}, headers=author())
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    if slug is not None:
+        assert response.json()["type"] == f"urn:careloop:problem:{slug}"
+    if field is not None:
+        assert field in response.text
+    listed = (await client.get("/campaigns/v1/campaigns", headers=reading())).json()
+    assert listed == {"items": [], "total": 0}
+
+
+async def test_campaigns_are_listed_by_status(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    first = await draft(client, name="First")
+    second = await draft(client, name="Second")
+    await move(client, second["id"], "submitted", author())
+    submitted = (await client.get("/campaigns/v1/campaigns?status=submitted", headers=reading())).json()
+    assert [c["id"] for c in submitted["items"]] == [second["id"]]
+    everything = (await client.get("/campaigns/v1/campaigns", headers=reading())).json()
+    assert {c["id"] for c in everything["items"]} == {first["id"], second["id"]}
+    assert everything["total"] == 2
+    problem(await client.get("/campaigns/v1/campaigns/" + "0" * 36, headers=reading()), 404, "not-found")
