@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from audience import event, subscriber
 from campaign_data import Campaigns, reading
+from sqlalchemy import insert
 
+from campaigns.lifecycle import in_control_group
+from campaigns.models import Subscriber, SubscriberEvent
+from careloop_common.db import transaction
 from careloop_common.testing import auth_headers
 
 BALANCE_LOW = {"field": "balance", "op": "<", "expr": {"mul": [3, {"field": "avg_daily_spend_3d"}]}}
@@ -173,3 +180,64 @@ async def test_campaigns_are_listed_by_status(campaigns: Campaigns) -> None:
     assert {c["id"] for c in everything["items"]} == {first["id"], second["id"]}
     assert everything["total"] == 2
     problem(await client.get("/campaigns/v1/campaigns/" + "0" * 36, headers=reading()), 404, "not-found")
+
+
+async def test_a_run_its_counts_and_the_evaluation_against_control(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    numbers = [f"+8529300{n:04d}" for n in range(200)]
+    async with transaction(campaigns.sessions) as session:
+        await session.execute(
+            insert(Subscriber), [subscriber(n, balance=1.0, avg_daily_spend_3d=2.0) for n in numbers]
+        )
+    created = await draft(client, audience=BALANCE_LOW, control_share=0.5, trigger={"type": "once"})
+    for status, headers in (("submitted", author()), ("approved", approver()), ("running", author())):
+        assert (await move(client, created["id"], status, headers)).status_code == 200
+
+    ran = (await client.post(f"/campaigns/v1/campaigns/{created['id']}/runs", headers=author())).json()
+    control = {n for n in numbers if in_control_group(created["id"], n, 0.5)}
+    assert ran == {"run": 1, "targeted": 200 - len(control), "held_out": len(control), "suppressed": {}}
+
+    # Customers pay within the window: every third in treatment, every sixth in control.
+    treatment = sorted(set(numbers) - control)
+    payers = treatment[::3] + sorted(control)[::6]
+    now = datetime.now(UTC)
+    async with transaction(campaigns.sessions) as session:
+        await session.execute(insert(SubscriberEvent), [event(n, "payment.received", now) for n in payers])
+
+    counts = (await client.get(f"/campaigns/v1/campaigns/{created['id']}/counts", headers=reading())).json()
+    assert (counts["targeted"], counts["held_out"]) == (len(treatment), len(control))
+    assert counts["by_outcome"] == {"targeted": len(treatment)}
+    assert counts["converted"] == len(treatment[::3])
+
+    evaluation = (
+        await client.get(f"/campaigns/v1/campaigns/{created['id']}/evaluation", headers=reading())
+    ).json()
+    p_t, p_c = len(treatment[::3]) / len(treatment), len(sorted(control)[::6]) / len(control)
+    spread = 1.959963984540054 * math.sqrt(p_t * (1 - p_t) / len(treatment) + p_c * (1 - p_c) / len(control))
+    assert evaluation["treatment"] == {
+        "members": len(treatment),
+        "converted": len(treatment[::3]),
+        "rate": pytest.approx(p_t),
+    }
+    assert evaluation["control"]["rate"] == pytest.approx(p_c)
+    assert evaluation["uplift"] == pytest.approx(p_t - p_c)
+    assert (evaluation["uplift_low"], evaluation["uplift_high"]) == (
+        pytest.approx(p_t - p_c - spread),
+        pytest.approx(p_t - p_c + spread),
+    )
+    assert evaluation["significant"] == (p_t - p_c - spread > 0)
+
+    frequency = (await client.get("/campaigns/v1/contact-frequency", headers=reading())).json()
+    assert frequency[0] == {"touches": "1", "customers": len(treatment)}
+    assert [b["touches"] for b in frequency] == [*map(str, range(1, 10)), "10+"]
+
+
+async def test_only_a_running_campaign_runs(campaigns: Campaigns) -> None:
+    created = await draft(campaigns.client)
+    response = await campaigns.client.post(f"/campaigns/v1/campaigns/{created['id']}/runs", headers=author())
+    problem(response, 409, "campaign-not-running")
+    goalless = await draft(campaigns.client, conversion=None)
+    evaluation = await campaigns.client.get(
+        f"/campaigns/v1/campaigns/{goalless['id']}/evaluation", headers=reading()
+    )
+    problem(evaluation, 409, "no-conversion-goal")

@@ -471,6 +471,16 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("PUT", "/campaigns/v1/plans/{plan_id}"): CAMPAIGN_WRITERS,
     ("POST", "/campaigns/v1/models/recompute"): CAMPAIGN_WRITERS,
     ("GET", "/campaigns/v1/subscribers/{msisdn}/models"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/v1/campaigns"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/campaigns"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/campaigns/{campaign_id}"): CAMPAIGN_READERS,
+    ("PATCH", "/campaigns/v1/campaigns/{campaign_id}"): CAMPAIGN_WRITERS,
+    ("POST", "/campaigns/v1/campaigns/{campaign_id}/moves"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/campaigns/{campaign_id}/steps"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/v1/campaigns/{campaign_id}/runs"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/campaigns/{campaign_id}/counts"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/campaigns/{campaign_id}/evaluation"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/contact-frequency"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -535,6 +545,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "message_id": "none",
         "template_id": "x",
         "msisdn": "+85291234567",
+        "campaign_id": "00000000-0000-0000-0000-000000000000",
     }
 
     published = await client.get("/openapi.json")

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import repository, service
+from campaigns import execution, repository, service
 from campaigns.models import Campaign
 from campaigns.schemas import (
     CAMPAIGN_STATUSES,
     E164,
     KIND,
     PLAN_ID,
+    CampaignCounts,
     CampaignCreate,
     CampaignEdit,
     CampaignMove,
@@ -21,7 +22,9 @@ from campaigns.schemas import (
     CampaignPublic,
     CampaignStepPublic,
     Day,
+    Evaluation,
     FeeSensitivityExplanation,
+    FrequencyBucket,
     IndicatorPublic,
     LifecycleExplanation,
     PlanBillPublic,
@@ -30,6 +33,7 @@ from campaigns.schemas import (
     PlanPut,
     RecomputeRequest,
     RecomputeResult,
+    RunResult,
     StoredOutputs,
     SubscriberModels,
     TariffExplanation,
@@ -38,7 +42,7 @@ from campaigns.schemas import (
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
-from careloop_common.errors import PROBLEM_RESPONSES, NotFound
+from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
 from careloop_common.inputs import Limit, Offset
 
 router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM_RESPONSES)
@@ -269,3 +273,56 @@ async def campaign_steps(campaign_id: CampaignId, session: SessionDep, _: Reader
     return [
         CampaignStepPublic.model_validate(s) for s in await repository.campaign_steps(session, campaign_id)
     ]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/runs",
+    response_model=RunResult,
+    tags=["campaigns"],
+    summary="Run a campaign over its audience now",
+)
+async def run_campaign(
+    campaign_id: CampaignId, session: SessionDep, state: PlatformDep, _: Writer
+) -> RunResult:
+    """Run a running campaign over its whole audience now (besides its schedule); answer with counts."""
+    campaign = await _campaign(session, campaign_id)
+    if campaign.status != "running":
+        raise ProblemError(409, "campaign-not-running", f"a {campaign.status} campaign does not run")
+    await session.commit()  # the run writes in its own transactions, chunk by chunk
+    met = await execution.run_batch(state.sessions, campaign_id, now=utcnow(), source=state.source)
+    return RunResult(
+        run=met.run, targeted=met.targeted, held_out=met.held_out, suppressed=dict(met.suppressed)
+    )
+
+
+@router.get(
+    "/campaigns/{campaign_id}/counts",
+    response_model=CampaignCounts,
+    tags=["campaigns"],
+    summary="A campaign's live counts",
+)
+async def campaign_counts(campaign_id: CampaignId, session: SessionDep, _: Reader) -> CampaignCounts:
+    """Return who the campaign met (treatment, control), what became of the contacts, and conversions."""
+    return await service.campaign_counts(session, await _campaign(session, campaign_id), utcnow())
+
+
+@router.get(
+    "/campaigns/{campaign_id}/evaluation",
+    response_model=Evaluation,
+    tags=["campaigns"],
+    summary="Treatment against control",
+)
+async def campaign_evaluation(campaign_id: CampaignId, session: SessionDep, _: Reader) -> Evaluation:
+    """Return conversion in treatment and control, the uplift and its 95 % interval."""
+    return await service.evaluate(session, await _campaign(session, campaign_id), utcnow())
+
+
+@router.get(
+    "/contact-frequency",
+    response_model=list[FrequencyBucket],
+    tags=["campaigns"],
+    summary="How often campaigns contact customers",
+)
+async def contact_frequency(session: SessionDep, _: Reader) -> list[FrequencyBucket]:
+    """Return how many customers campaigns contacted 1, 2, … 9 and 10 or more times."""
+    return service.frequency_buckets(await repository.contact_frequency(session))

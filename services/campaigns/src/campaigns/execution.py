@@ -15,6 +15,7 @@ idempotency keys make a repeated contact a no-op at the gateway).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -28,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import lifecycle, repository, segments
 from campaigns.models import Campaign
-from careloop_common.db import SessionFactory, transaction
+from careloop_common.db import SessionFactory, transaction, utcnow
 from careloop_common.events.campaigns import CampaignRunCompletedV1
 from careloop_common.events.contact import SendRequestedV1
+from careloop_common.inbox import stop_if_cancelled
 from careloop_common.outbox import publish_later
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Met:
     targeted: int = 0
     held_out: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
+    run: int = 0  # the batch run's number; 0 for a trigger's firing
 
     def add(self, other: Met) -> None:
         """Add another chunk's counts."""
@@ -73,7 +76,7 @@ async def run_batch(sessions: SessionFactory, campaign_id: str, *, now: datetime
             return Met()
         audience = await audience_clause(session, campaign, now)
         run = campaign.runs + 1
-    met, after = Met(), ""
+    met, after = Met(run=run), ""
     while True:
         async with transaction(sessions) as session:
             rows = await repository.audience_chunk(session, audience, after=after, limit=CHUNK)
@@ -299,3 +302,16 @@ async def record_outcome(
         return False
     await repository.set_member_outcome(session, campaign_id, member.msisdn, outcome, reason)
     return True
+
+
+async def run_forever(sessions: SessionFactory, *, source: str, interval_s: float) -> None:
+    """Run due batch campaigns every ``interval_s`` until cancelled; a failed pass is tried again."""
+    while True:
+        stop_if_cancelled()  # a swallowed cancellation must not keep the loop alive
+        try:
+            await due_runs(sessions, now=utcnow(), source=source)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("campaign runs failed; trying again in %.0fs", interval_s)
+        await asyncio.sleep(interval_s)

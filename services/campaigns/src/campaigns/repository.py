@@ -382,3 +382,55 @@ async def set_member_outcome(
         .where(MEMBER.c.campaign_id == campaign_id, MEMBER.c.msisdn == msisdn)
         .values(outcome=outcome, reason=reason)
     )
+
+
+# --- monitoring and evaluation --------------------------------------------------------------------
+
+
+async def member_counts(session: AsyncSession, campaign_id: str) -> list[tuple[str, str, str | None, int]]:
+    """Return (arm, outcome, reason, members) for a campaign."""
+    rows = await session.execute(
+        sa.select(MEMBER.c.arm, MEMBER.c.outcome, MEMBER.c.reason, sa.func.count())
+        .where(MEMBER.c.campaign_id == campaign_id)
+        .group_by(MEMBER.c.arm, MEMBER.c.outcome, MEMBER.c.reason)
+    )
+    return [(arm, outcome, reason, int(n)) for arm, outcome, reason, n in rows]
+
+
+async def conversions(
+    session: AsyncSession, campaign_id: str, kind: str, *, absent: bool, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Return (members, converted) per arm: members with an event of ``kind`` in their window
+    (or, with ``absent``, members whose window has closed without one)."""
+    in_window = sa.exists().where(
+        EVENTS.c.msisdn == MEMBER.c.msisdn,
+        EVENTS.c.kind == kind,
+        EVENTS.c.at >= MEMBER.c.first_at,
+        EVENTS.c.at <= MEMBER.c.conversion_until,
+    )
+    converted = sa.and_(MEMBER.c.conversion_until <= now, sa.not_(in_window)) if absent else in_window
+    counted = MEMBER.c.conversion_until <= now if absent else sa.true()
+    rows = await session.execute(
+        sa.select(
+            MEMBER.c.arm,
+            sa.func.count().filter(counted),
+            sa.func.count().filter(converted),
+        )
+        .where(MEMBER.c.campaign_id == campaign_id)
+        .group_by(MEMBER.c.arm)
+    )
+    return {arm: (int(members), int(won)) for arm, members, won in rows}
+
+
+async def contact_frequency(session: AsyncSession) -> dict[int, int]:
+    """Return how many customers campaigns contacted n times (treatment touches, all campaigns)."""
+    per_customer = (
+        sa.select(MEMBER.c.msisdn, sa.func.sum(MEMBER.c.touches).label("touches"))
+        .where(MEMBER.c.arm == "treatment")
+        .group_by(MEMBER.c.msisdn)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(per_customer.c.touches, sa.func.count()).group_by(per_customer.c.touches)
+    )
+    return {int(touches): int(n) for touches, n in rows}

@@ -396,3 +396,50 @@ class CampaignStepPublic(BaseModel):
     from_value: str | None
     to_value: str | None
     note: str | None
+
+
+class RunResult(BaseModel):
+    """What a batch run did with the customers it met."""
+
+    run: int
+    targeted: int
+    held_out: int
+    suppressed: dict[str, int] = Field(description="customers the campaign's own rules skipped, by reason")
+
+
+class CampaignCounts(BaseModel):
+    """A campaign's live counts: who it met and what became of each contact."""
+
+    targeted: int = Field(description="customers in the treatment arm")
+    held_out: int = Field(description="customers in the control arm")
+    by_outcome: dict[str, int] = Field(description="treatment members by their contact's latest news")
+    suppressed: dict[str, int] = Field(description="contacts the gateway suppressed, by reason")
+    converted: int | None = Field(description="treatment members who converted (None: no goal set)")
+
+
+class ArmResult(BaseModel):
+    """One arm's conversions."""
+
+    members: int
+    converted: int
+    rate: float | None
+
+
+class Evaluation(BaseModel):
+    """Treatment against control: conversion, uplift and its confidence interval."""
+
+    conversion: Conversion
+    treatment: ArmResult
+    control: ArmResult
+    uplift: float | None = Field(description="treatment rate minus control rate")
+    confidence: float = 0.95
+    uplift_low: float | None
+    uplift_high: float | None
+    significant: bool | None = Field(description="whether the interval excludes zero")
+
+
+class FrequencyBucket(BaseModel):
+    """How many customers campaigns contacted so many times."""
+
+    touches: str = Field(examples=["1", "2", "10+"])
+    customers: int

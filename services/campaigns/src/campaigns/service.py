@@ -22,7 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaigns import lifecycle, repository, scoring, segments
 from campaigns.models import LIFECYCLE_STAGES, Campaign, ModelRun, Plan, Subscriber
 from campaigns.repository import MODEL_INPUT_COLUMNS
-from campaigns.schemas import CampaignCreate, CampaignEdit, CampaignMove, EventTrigger, ScheduleTrigger
+from campaigns.schemas import (
+    ArmResult,
+    CampaignCounts,
+    CampaignCreate,
+    CampaignEdit,
+    CampaignMove,
+    Conversion,
+    Evaluation,
+    EventTrigger,
+    FrequencyBucket,
+    ScheduleTrigger,
+)
 from campaigns.scoring import Catalogue, ModelOutputs, ModelParams, SubscriberColumns
 from careloop_common.auth import Principal
 from careloop_common.db import SessionFactory, transaction, utcnow
@@ -545,3 +556,72 @@ def _announce(
         source=source,
         subject=campaign.id,
     )
+
+
+# ── monitoring and evaluation ───────────────────────────────────────────────────────────────────────
+
+Z_95 = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
+
+
+async def campaign_counts(session: AsyncSession, campaign: Campaign, now: datetime) -> CampaignCounts:
+    """Return a campaign's live counts."""
+    targeted = held_out = 0
+    by_outcome: dict[str, int] = {}
+    suppressed: dict[str, int] = {}
+    for arm, outcome, reason, n in await repository.member_counts(session, campaign.id):
+        if arm == "control":
+            held_out += n
+            continue
+        targeted += n
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+        if outcome == "suppressed":
+            suppressed[reason or "unknown"] = suppressed.get(reason or "unknown", 0) + n
+    converted = None
+    if campaign.conversion:
+        goal = Conversion.model_validate(campaign.conversion)
+        arms = await repository.conversions(session, campaign.id, goal.event, absent=goal.absent, now=now)
+        converted = arms.get("treatment", (0, 0))[1]
+    return CampaignCounts(
+        targeted=targeted,
+        held_out=held_out,
+        by_outcome=by_outcome,
+        suppressed=suppressed,
+        converted=converted,
+    )
+
+
+async def evaluate(session: AsyncSession, campaign: Campaign, now: datetime) -> Evaluation:
+    """Compare conversion in treatment and control: uplift with a 95 % interval (normal approximation)."""
+    if not campaign.conversion:
+        raise ProblemError(409, "no-conversion-goal", "the campaign has no conversion goal to evaluate")
+    goal = Conversion.model_validate(campaign.conversion)
+    arms = await repository.conversions(session, campaign.id, goal.event, absent=goal.absent, now=now)
+    treatment, control = (_arm(*arms.get(name, (0, 0))) for name in ("treatment", "control"))
+    uplift = low = high = None
+    if treatment.rate is not None and control.rate is not None:
+        uplift = treatment.rate - control.rate
+        spread = Z_95 * math.sqrt(
+            treatment.rate * (1 - treatment.rate) / treatment.members
+            + control.rate * (1 - control.rate) / control.members
+        )
+        low, high = uplift - spread, uplift + spread
+    return Evaluation(
+        conversion=goal,
+        treatment=treatment,
+        control=control,
+        uplift=uplift,
+        uplift_low=low,
+        uplift_high=high,
+        significant=None if low is None or high is None else (low > 0 or high < 0),
+    )
+
+
+def _arm(members: int, converted: int) -> ArmResult:
+    return ArmResult(members=members, converted=converted, rate=converted / members if members else None)
+
+
+def frequency_buckets(counts: dict[int, int], top: int = 10) -> list[FrequencyBucket]:
+    """Fold per-count customer numbers into buckets 1 … top-1 and top+ (the seeds' 10+)."""
+    buckets = [FrequencyBucket(touches=str(n), customers=counts.get(n, 0)) for n in range(1, top)]
+    beyond = sum(customers for touches, customers in counts.items() if touches >= top)
+    return [*buckets, FrequencyBucket(touches=f"{top}+", customers=beyond)]
