@@ -241,3 +241,27 @@ async def test_only_a_running_campaign_runs(campaigns: Campaigns) -> None:
         f"/campaigns/v1/campaigns/{goalless['id']}/evaluation", headers=reading()
     )
     problem(evaluation, 409, "no-conversion-goal")
+
+
+async def test_every_care_template_drafts_a_valid_campaign(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    templates = (await client.get("/campaigns/v1/catalogue", headers=reading())).json()
+    # The seeds' cases are all there, in the kinds they belong to.
+    assert {t["id"]: t["kind"] for t in templates}.items() >= {
+        "balance_reminder": "bill_information",
+        "prefix_long_distance": "tariff_communication",
+        "plan_recommendation": "tariff_communication",
+        "green_bill": "bill_information",
+        "complaint_revisit": "complaint_follow_up",
+    }.items()
+    for template in templates:
+        response = await client.post("/campaigns/v1/campaigns", json=template["draft"], headers=author())
+        assert response.status_code == 201, (template["id"], response.text)
+        assert response.json()["kind"] == template["id"]
+
+
+async def test_an_unknown_kind_is_refused(campaigns: Campaigns) -> None:
+    response = await campaigns.client.post(
+        "/campaigns/v1/campaigns", json={**DRAFT, "kind": "free_lunch"}, headers=author()
+    )
+    assert "balance_reminder" in problem(response, 422, "unknown-kind")["known"]

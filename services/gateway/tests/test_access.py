@@ -481,6 +481,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/campaigns/{campaign_id}/counts"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/campaigns/{campaign_id}/evaluation"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/contact-frequency"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/catalogue"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import execution, repository, service
+from campaigns import catalogue, execution, repository, service
 from campaigns.models import Campaign
 from campaigns.schemas import (
     CAMPAIGN_STATUSES,
@@ -37,6 +37,7 @@ from campaigns.schemas import (
     StoredOutputs,
     SubscriberModels,
     TariffExplanation,
+    TemplatePublic,
     ValueExplanation,
 )
 from careloop_common.app import PlatformDep, SessionDep
@@ -326,3 +327,21 @@ async def campaign_evaluation(campaign_id: CampaignId, session: SessionDep, _: R
 async def contact_frequency(session: SessionDep, _: Reader) -> list[FrequencyBucket]:
     """Return how many customers campaigns contacted 1, 2, … 9 and 10 or more times."""
     return service.frequency_buckets(await repository.contact_frequency(session))
+
+
+@router.get(
+    "/catalogue", response_model=list[TemplatePublic], tags=["campaigns"], summary="The care catalogue"
+)
+async def care_catalogue(_: Reader) -> list[TemplatePublic]:
+    """Return the built-in care templates (the seeds' kinds and activities), each as a draft to start from."""
+    return [
+        TemplatePublic(
+            id=t.id,
+            kind=t.kind,
+            kind_name=catalogue.KINDS[t.kind],
+            name=t.name,
+            notes=t.notes,
+            draft=catalogue.as_draft(t.id),
+        )
+        for t in catalogue.TEMPLATES.values()
+    ]

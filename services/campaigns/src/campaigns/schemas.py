@@ -443,3 +443,14 @@ class FrequencyBucket(BaseModel):
 
     touches: str = Field(examples=["1", "2", "10+"])
     customers: int
+
+
+class TemplatePublic(BaseModel):
+    """A built-in care template: a campaign to draft from (its ``draft`` is a ready POST body)."""
+
+    id: str
+    kind: str
+    kind_name: str
+    name: str
+    notes: str
+    draft: dict[str, Any]

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import lifecycle, repository, scoring, segments
+from campaigns import catalogue, lifecycle, repository, scoring, segments
 from campaigns.models import LIFECYCLE_STAGES, Campaign, ModelRun, Plan, Subscriber
 from campaigns.repository import MODEL_INPUT_COLUMNS
 from campaigns.schemas import (
@@ -498,7 +498,15 @@ async def move_campaign(
 
 
 def check_campaign(data: CampaignCreate, now: datetime) -> None:
-    """Check what a schema cannot: the audience tree, the schedule, the time window."""
+    """Check what a schema cannot: the kind, the audience tree, the schedule, the time window."""
+    if catalogue.template(data.kind) is None:
+        raise ProblemError(
+            422,
+            "unknown-kind",
+            f"no care template {data.kind!r}",
+            field="kind",
+            known=sorted(catalogue.TEMPLATES),
+        )
     if data.audience is not None and data.segment_id is not None:
         raise ProblemError(
             422, "rule-violated", "give an audience or a segment_id, not both", field="audience"
