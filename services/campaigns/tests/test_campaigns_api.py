@@ -38,7 +38,8 @@ def author() -> dict[str, str]:
 
 
 def approver(subject: str = "ken") -> dict[str, str]:
-    return auth_headers("campaigns:read", "campaigns:write", "campaigns:approve", subject=subject)
+    """A supervisor: reads and approves campaigns, does not write them."""
+    return auth_headers("campaigns:read", "campaigns:approve", subject=subject)
 
 
 def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
@@ -73,6 +74,7 @@ async def test_a_campaign_is_drafted_approved_by_another_and_run(campaigns: Camp
     assert (await move(client, created["id"], "submitted", author())).json()["status"] == "submitted"
     problem(await move(client, created["id"], "approved", approver("mei")), 403, "approver-is-author")
     problem(await move(client, created["id"], "approved", author()), 403, "forbidden")  # no approve scope
+    problem(await move(client, created["id"], "draft", approver()), 403, "forbidden")  # no write scope
     approved = (await move(client, created["id"], "approved", approver())).json()
     assert (approved["status"], approved["approver"]) == ("approved", "ken")
     running = (await move(client, created["id"], "running", author())).json()

@@ -414,6 +414,7 @@ COVERAGE_READERS = {"agent", "engineer", "marketer", "supervisor", "admin"}
 COVERAGE_WRITERS = {"engineer", "admin"}
 CAMPAIGN_READERS = {"marketer", "supervisor", "admin"}
 CAMPAIGN_WRITERS = {"marketer", "admin"}  # supervisors approve campaigns; they do not run them
+CAMPAIGN_MOVERS = CAMPAIGN_WRITERS | {"supervisor"}  # marketers submit and run, supervisors approve
 CONTACT_READERS = {"agent", "marketer", "supervisor", "admin"}
 CONTACT_WRITERS = {"admin"}  # other services send through commands; partners get keys with contact:write
 CONTACT_DIALERS = {"agent", "supervisor", "admin"}
@@ -475,7 +476,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/campaigns"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/campaigns/{campaign_id}"): CAMPAIGN_READERS,
     ("PATCH", "/campaigns/v1/campaigns/{campaign_id}"): CAMPAIGN_WRITERS,
-    ("POST", "/campaigns/v1/campaigns/{campaign_id}/moves"): CAMPAIGN_WRITERS,
+    ("POST", "/campaigns/v1/campaigns/{campaign_id}/moves"): CAMPAIGN_MOVERS,
     ("GET", "/campaigns/v1/campaigns/{campaign_id}/steps"): CAMPAIGN_READERS,
     ("POST", "/campaigns/v1/campaigns/{campaign_id}/runs"): CAMPAIGN_WRITERS,
     ("GET", "/campaigns/v1/campaigns/{campaign_id}/counts"): CAMPAIGN_READERS,

@@ -252,9 +252,10 @@ async def edit_campaign(
     summary="Move a campaign in its life",
 )
 async def move_campaign(
-    campaign_id: CampaignId, body: CampaignMove, session: SessionDep, state: PlatformDep, principal: Writer
+    campaign_id: CampaignId, body: CampaignMove, session: SessionDep, state: PlatformDep, principal: Reader
 ) -> CampaignPublic:
-    """Submit, approve or reject (campaigns:approve, not the author), schedule, run, pause, complete."""
+    """Submit, schedule, run, pause, complete (campaigns:write); approve or reject (campaigns:approve,
+    not the author)."""
     campaign = await _campaign(session, campaign_id, for_update=True)
     campaign = await service.move_campaign(
         session, campaign, body, by=principal, now=utcnow(), source=state.source

@@ -467,9 +467,11 @@ async def move_campaign(
     """Move a campaign in its life: four eyes on approval, and approval dropped when it goes back."""
     before = campaign.status
     lifecycle.check_transition(before, move.status)
+    # Supervisors approve (campaigns:approve); marketers draft, submit and run (campaigns:write).
+    needed = "campaigns:approve" if move.status in lifecycle.APPROVAL_MOVES else "campaigns:write"
+    if not by.has_scope(needed):
+        raise ProblemError(403, "forbidden", f"moving a campaign to {move.status} needs the {needed} scope")
     if move.status in lifecycle.APPROVAL_MOVES:
-        if "campaigns:approve" not in by.scopes:
-            raise ProblemError(403, "forbidden", "approving or rejecting needs the campaigns:approve scope")
         lifecycle.check_approver(campaign.author, by.subject)
     if move.status == "approved":
         campaign.approver, campaign.approved_at = by.subject, now
