@@ -219,6 +219,7 @@ TRIGGER_SUBJECTS = (
     "feeds.bss.bill_issued",
     "feeds.bss.payment_received",
     "feeds.bss.plan_changed",
+    "feeds.bss.daily_spend_closed",
     "feeds.crm.subscriber_upserted",
     "feeds.network.location_updated",
     "feeds.network.call_detail",
