@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from careloop_common.settings import ServiceSettings
@@ -16,3 +17,10 @@ class CampaignsSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "campaigns"
     default_port: ClassVar[int] = 8103
+
+    import_max_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="the largest file POST /campaigns/v1/imports takes (bytes)"
+    )
+    model_refresh_interval_s: float = Field(
+        default=2.0, gt=0, description="how often the models of subscribers changed by feeds are recomputed"
+    )

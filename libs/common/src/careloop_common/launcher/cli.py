@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import os
 from pathlib import Path
 from typing import Annotated
@@ -203,6 +204,16 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def add_service_commands(cli: typer.Typer) -> None:
+    """Add the commands services ship (entry points ``careloop.commands``), e.g. ``careloop campaigns``.
+
+    Found by name, so the launcher still imports no service code of its own accord.
+    """
+    for entry in importlib.metadata.entry_points(group="careloop.commands"):
+        cli.add_typer(entry.load(), name=entry.name)
+
+
 def main() -> None:
     """Run the CLI."""
+    add_service_commands(app)
     app()
