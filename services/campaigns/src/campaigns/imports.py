@@ -138,10 +138,15 @@ def number(low: float, high: float) -> Parse:
         except (TypeError, ValueError):
             raise BadValue(f"not a number: {str(value)[:40]!r}") from None
         if not (math.isfinite(found) and low <= found <= high):
-            raise BadValue(f"{found:g} is outside {low:g}..{high:g}")
+            raise BadValue(f"{_shown(found)} is outside {_shown(low)}..{_shown(high)}")
         return found
 
     return parse
+
+
+def _shown(value: float) -> str:
+    """Write a bound or value plainly: 2147483647, not 2.14748e+09."""
+    return f"{value:.0f}" if math.isfinite(value) and float(value).is_integer() else f"{value:g}"
 
 
 def count(high: int = MAX_COUNT) -> Parse:
