@@ -144,4 +144,5 @@ async def test_feed_events_posted_to_the_gateway_change_the_profile(door: Door) 
     ]
     refused = await client.post("/feeds/v1/events", headers=door.feeds, json=bad)
     assert refused.status_code == 422  # the gateway checks feed data against the contract before storing it
+    assert refused.json()["type"] == "urn:careloop:problem:invalid-feed-data"
     assert "payload does not match" in refused.json()["errors"][0]["message"]

@@ -141,7 +141,7 @@ def _numbers(path: Path) -> list[str]:
     ("content", "status", "slug"),
     [
         (b"", 422, "empty-file"),
-        (b"\x00\x01\x02binary", 415, "unsupported-file-format"),
+        (b"\x00\x01\x02binary", 422, "unsupported-file-format"),
         (b"msisdn,brand\n+85291234567,x\n", 422, "bad-columns"),
         (b"msisdn,brand,plan_id,region,join_date,colour\n", 422, "bad-columns"),
         (b"PAR1 but not really", 422, "unreadable-file"),
@@ -236,7 +236,7 @@ async def test_a_parquet_upload_is_imported(campaigns: Campaigns, tmp_path: Path
     ("request_kwargs", "status", "slug"),
     [
         ({"content": b"msisdn\n", "headers": {"content-type": "text/csv"}}, 415, "unsupported-media-type"),
-        ({"files": upload(b"\x00\x00\x00")}, 415, "unsupported-file-format"),
+        ({"files": upload(b"\x00\x00\x00")}, 422, "unsupported-file-format"),
         ({"files": upload(b"name,colour\nx,y\n")}, 422, "bad-columns"),
         ({"files": {"other": ("a.csv", io.BytesIO(b"x"), "text/csv")}}, 422, "missing-file"),
         ({"data": {"file": "not a file"}, "files": {"x": ("x", b"", "text/plain")}}, 422, "missing-file"),

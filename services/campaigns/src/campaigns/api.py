@@ -268,6 +268,7 @@ def _job_public(job: object) -> ImportJobPublic:
                         "type": "object",
                         "required": ["file"],
                         "properties": {"file": {"type": "string", "format": "binary"}},
+                        "additionalProperties": False,
                     }
                 }
             },
@@ -275,7 +276,7 @@ def _job_public(job: object) -> ImportJobPublic:
     },
     responses={
         413: {"description": "the file is too large"},
-        415: {"description": "not multipart, or the file is neither CSV nor Parquet"},
+        415: {"description": "not multipart/form-data"},
     },
 )
 async def start_import(

@@ -16,9 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
-
-from campaigns.imports import COLUMNS, LIST_SEPARATOR
+from campaigns.imports import COLUMNS, LIST_SEPARATOR, BadValue, parse_msisdn
 
 # Hong Kong-style plans (HK$ a month): what each includes and what usage beyond costs.
 DEMO_PLANS: dict[str, dict[str, Any]] = {
@@ -135,8 +133,10 @@ def _number(rng: random.Random, mainland: bool) -> str:
             candidate = f"+86{rng.choice(MAINLAND_PREFIXES)}{rng.randrange(10**8):08d}"
         else:
             candidate = f"+852{rng.choice(HK_PREFIXES)}{rng.randrange(10**7):07d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
-            return candidate
+        try:
+            return parse_msisdn(candidate)
+        except BadValue:
+            continue
 
 
 def _month(first_of_month: date, back: int) -> str:

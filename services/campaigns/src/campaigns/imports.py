@@ -451,7 +451,7 @@ def detect_format(path: Path) -> str:
     if head.startswith(PARQUET_MAGIC):
         return PARQUET
     if b"\x00" in head:
-        raise ProblemError(415, "unsupported-file-format", "the file is neither CSV (UTF-8 text) nor Parquet")
+        raise ProblemError(422, "unsupported-file-format", "the file is neither CSV (UTF-8 text) nor Parquet")
     return CSV
 
 

@@ -92,11 +92,11 @@ async def _up(home: Path, *, load_demo_data: bool, quiet: bool) -> int:
         marker = home / "demo-loaded"
         if load_demo_data and not marker.exists():
             try:
-                filed = await asyncio.to_thread(load_demo, GATEWAY.url, admin_key)
+                loaded = await asyncio.to_thread(load_demo, GATEWAY.url, admin_key)
             except (DemoDataError, httpx.HTTPError) as exc:
                 raise LaunchError(f"demo data not loaded: {exc}") from exc
-            marker.write_text(f"{filed} complaints\n")
-            console.print(f"[green]demo data loaded:[/] {filed} complaints")
+            marker.write_text(f"{loaded}\n")
+            console.print(f"[green]demo data loaded:[/] {loaded}")
         _print_welcome(admin_key, home)
         return await supervisor.run_until_stopped(stop)
     finally:
