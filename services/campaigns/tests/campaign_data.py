@@ -12,9 +12,13 @@ from datetime import date
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlmodel import col, select
 
-from campaigns.models import Plan, Subscriber
+from campaigns.consumers import AUDIENCE
+from campaigns.models import Plan, Subscriber, SubscriberEvent
 from careloop_common.db import SessionFactory, transaction, utcnow
+from careloop_common.events import EventContract, new_event
 from careloop_common.testing import auth_headers
 
 TODAY = date(2026, 12, 15)
@@ -36,6 +40,7 @@ class Campaigns:
 
     client: httpx.AsyncClient
     sessions: SessionFactory
+    app: FastAPI
 
 
 # Plan terms: fee; included minutes, SMS, MB; rates beyond them; long-distance and roaming surcharges.
@@ -192,3 +197,28 @@ async def store(sessions: SessionFactory, rows: Sequence[Subscriber | Plan]) -> 
 def catalogue_rows() -> list[Plan]:
     """The catalogue as table rows."""
     return [Plan(id=plan_id, updated_at=utcnow(), **terms) for plan_id, terms in PLANS.items()]
+
+
+async def deliver(campaigns: Campaigns, payload: EventContract, event_id: str | None = None) -> bool:
+    """Hand a feed event to the campaigns-audience consumer as a delivery would; False if a duplicate."""
+    [runner] = [r for r in campaigns.app.state.platform.consumers if r.spec.durable == AUDIENCE]
+    event = new_event(payload, source="/operator/test", event_id=event_id)
+    applied: bool = await runner.apply(event, payload)
+    return applied
+
+
+async def held(sessions: SessionFactory, msisdn: str) -> Subscriber | None:
+    """Return a subscriber as stored now."""
+    async with transaction(sessions) as session:
+        return await session.get(Subscriber, msisdn)
+
+
+async def past_events(sessions: SessionFactory, msisdn: str) -> list[tuple[str, dict[str, object]]]:
+    """Return a subscriber's recorded past events (kind, detail), oldest first."""
+    async with transaction(sessions) as session:
+        rows = await session.scalars(
+            select(SubscriberEvent)
+            .where(col(SubscriberEvent.msisdn) == msisdn)
+            .order_by(col(SubscriberEvent.at), col(SubscriberEvent.id))
+        )
+        return [(row.kind, row.detail) for row in rows]

@@ -27,7 +27,7 @@ async def campaigns(database_url: str, nats_url: str) -> AsyncIterator[Campaigns
     """Run the campaigns service on a fresh, migrated database; no background work."""
     app = create_app(service_settings(CampaignsSettings, database_url, nats_url, run_background=False))
     async with running_app(app) as client:
-        yield Campaigns(client=client, sessions=app.state.platform.sessions)
+        yield Campaigns(client=client, sessions=app.state.platform.sessions, app=app)
 
 
 @pytest.fixture

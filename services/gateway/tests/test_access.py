@@ -483,6 +483,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/campaigns/{campaign_id}/evaluation"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/contact-frequency"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/catalogue"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/subscribers/{msisdn}"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/v1/imports"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/imports/{import_id}"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -734,7 +737,7 @@ def feed_event(number: int, **overrides: Any) -> dict[str, Any]:
         "source": "/operator/bss",
         "type": "feeds.bss.balance_changed.v1",
         "time": "2026-11-23T08:00:00Z",
-        "data": {"msisdn": "+85291234567", "balance": 12.5 + number},
+        "data": {"msisdn": "+85291234567", "balance": 12.5 + number, "at": "2026-11-23T08:00:00Z"},
         **overrides,
     }
 

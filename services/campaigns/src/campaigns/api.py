@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import catalogue, execution, repository, service
-from campaigns.models import Campaign
+from campaigns import audience, catalogue, execution, import_jobs, repository, service
+from campaigns.models import Campaign, Subscriber, SubscriberEvent
 from campaigns.schemas import (
     CAMPAIGN_STATUSES,
     E164,
@@ -22,9 +22,12 @@ from campaigns.schemas import (
     CampaignPublic,
     CampaignStepPublic,
     Day,
+    DaySpend,
     Evaluation,
     FeeSensitivityExplanation,
     FrequencyBucket,
+    ImportJobPublic,
+    ImportRowError,
     IndicatorPublic,
     LifecycleExplanation,
     PlanBillPublic,
@@ -35,16 +38,20 @@ from campaigns.schemas import (
     RecomputeResult,
     RunResult,
     StoredOutputs,
+    SubscriberEventPublic,
     SubscriberModels,
+    SubscriberPublic,
     TariffExplanation,
     TemplatePublic,
+    UsageMonth,
     ValueExplanation,
+    Whereabouts,
 )
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
-from careloop_common.inputs import Limit, Offset
+from careloop_common.inputs import Limit, Offset, PathId
 
 router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
@@ -346,3 +353,135 @@ async def care_catalogue(_: Reader) -> list[TemplatePublic]:
         )
         for t in catalogue.TEMPLATES.values()
     ]
+
+
+# --- the audience -------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/subscribers/{msisdn}",
+    response_model=SubscriberPublic,
+    tags=["audience"],
+    summary="Get a subscriber's profile",
+)
+async def get_subscriber(msisdn: MsisdnPath, session: SessionDep, _: Reader) -> SubscriberPublic:
+    """Return a subscriber's profile, usage, whereabouts (to the district) and latest past events."""
+    found, events = await audience.profile(session, msisdn)
+    return _subscriber_public(found, events)
+
+
+def _subscriber_public(found: Subscriber, events: list[SubscriberEvent]) -> SubscriberPublic:
+    """Shape a subscriber for the API: birthday without the year, place to the district, numbers masked."""
+    return SubscriberPublic(
+        msisdn=found.msisdn,
+        customer_ref=found.customer_ref,
+        brand=found.brand,
+        plan_id=found.plan_id,
+        region=found.region,
+        time_zone=found.time_zone,
+        language=found.language,
+        join_date=found.join_date,
+        birthday=found.birthday.strftime("--%m-%d") if found.birthday else None,
+        customer_class=found.customer_class,
+        contact_sms=found.contact_sms,
+        contact_call=found.contact_call,
+        balance=found.balance,
+        balance_at=found.balance_at,
+        daily_spend=[
+            DaySpend(day=day, spend=spend)
+            for day, spend in audience.spend_by_day(found.daily_spend, found.spend_through)
+        ],
+        avg_daily_spend_3d=found.avg_daily_spend_3d,
+        last_payment_at=found.last_payment_at,
+        points=found.points,
+        points_expire_on=found.points_expire_on,
+        usage=UsageMonth(
+            period=found.bill_period,
+            revenue=[found.revenue_m1, found.revenue_m2, found.revenue_m3],
+            minutes=found.minutes_m1,
+            sms=found.sms_m1,
+            data_mb=found.data_mb_m1,
+            long_distance_minutes=found.long_distance_minutes_m1,
+            roaming_minutes=found.roaming_minutes_m1,
+            long_distance_calls=found.long_distance_calls_m1,
+            prefix_calls=found.prefix_calls_m1,
+            fee_queries=found.fee_queries_m1,
+            top_ups=found.top_ups_m1,
+        ),
+        whereabouts=Whereabouts(
+            district=audience.district_of(found.cell),
+            roaming=found.roaming,
+            roaming_country=found.roaming_country,
+            located_at=found.located_at,
+        ),
+        models=StoredOutputs.model_validate(found, from_attributes=True),
+        recent_events=[
+            SubscriberEventPublic(kind=e.kind, at=e.at, detail=audience.masked_detail(e.detail))
+            for e in events
+        ],
+        profile_at=found.profile_at,
+        created_at=found.created_at,
+        updated_at=found.updated_at,
+    )
+
+
+# --- bulk imports -------------------------------------------------------------------------------------
+
+ImportJobsDep = Annotated[import_jobs.ImportJobs, Depends(import_jobs.jobs_of)]
+
+
+def _job_public(job: object) -> ImportJobPublic:
+    """Shape an import job for the API."""
+    public = ImportJobPublic.model_validate(job)
+    return public.model_copy(
+        update={"errors": [ImportRowError.model_validate(e) for e in getattr(job, "errors", [])]}
+    )
+
+
+@router.post(
+    "/imports",
+    status_code=202,
+    response_model=ImportJobPublic,
+    tags=["audience"],
+    summary="Import subscribers from a CSV or Parquet file",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the file as the multipart part named 'file': CSV (UTF-8, header row) or "
+            "Parquet, with the columns of docs/campaigns.md (Audience); at most "
+            "CAMPAIGNS_IMPORT_MAX_BYTES (2 GiB by default)",
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        }
+    },
+    responses={
+        413: {"description": "the file is too large"},
+        415: {"description": "not multipart/form-data"},
+    },
+)
+async def start_import(
+    request: Request, response: Response, jobs: ImportJobsDep, principal: Writer
+) -> ImportJobPublic:
+    """Accept a file of subscribers and import it in the background; follow the job at Location."""
+    job = await jobs.accept(request, by=principal.subject)
+    response.headers["Location"] = f"{router.prefix}/imports/{job.id}"
+    return _job_public(job)
+
+
+@router.get(
+    "/imports/{import_id}", response_model=ImportJobPublic, tags=["audience"], summary="Get an import"
+)
+async def get_import(import_id: PathId, session: SessionDep, _: Reader) -> ImportJobPublic:
+    """Return an import's progress, counts and the first values it refused."""
+    job = await repository.get_import_job(session, import_id)
+    if job is None:
+        raise NotFound("import", import_id)
+    return _job_public(job)

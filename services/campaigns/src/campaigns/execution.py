@@ -38,6 +38,8 @@ from careloop_common.outbox import publish_later
 log = logging.getLogger(__name__)
 
 CHUNK = 2_000
+# Past events a trigger's condition may look at, per customer (newest first).
+EVENT_MEMORY = 1_000
 # Campaign days (birthdays, "within 7 days") are counted on the operator's calendar.
 CALENDAR_ZONE = ZoneInfo("Asia/Hong_Kong")
 # How an outcome ranks: a contact's later news replaces earlier news, never the reverse.
@@ -254,7 +256,7 @@ async def fire_triggers(
     customer = await repository.subscriber_row(session, msisdn)
     if customer is None:
         return met
-    events = await repository.recent_events(session, msisdn)
+    events = await repository.recent_events(session, msisdn, EVENT_MEMORY)
     as_of = segments.AsOf.at(now, CALENDAR_ZONE)
     profile: Mapping[str, Any] = dict(customer._mapping)
     for campaign in campaigns:

@@ -8,6 +8,8 @@ ask about ("complained about coverage in the last 180 days"). ``model_run`` reco
 models with the value-tier cut-off it applied, so recomputing a few subscribers ranks them against
 the population the last full run saw. ``segment`` keeps the named condition trees marketers save
 (segments.py is their language).
+the population the last full run saw. ``model_due`` lists subscribers whose feeds changed a model
+input since their outputs were computed; ``audience_import`` records each bulk import of the audience.
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -34,6 +36,7 @@ __all__ = [
     "SubscriberEvent",
     "metadata",
 ]
+__all__ = ["ImportJob", "ModelDue", "ModelRun", "Plan", "Subscriber", "SubscriberEvent", "metadata"]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -64,9 +67,14 @@ class Subscriber(SQLModel, table=True):
     customer_class: str = Field(default="normal", sa_column=Column(String(16), nullable=False))
     contact_sms: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     contact_call: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    # When the CRM profile and the plan held were current: older feed events do not overwrite them.
+    profile_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    plan_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     # ── money (feeds.bss.*) ───────────────────────────────────────────────────────────────────
     balance: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    balance_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    bill_period: str | None = Field(default=None, sa_column=Column(String(7)))  # YYYY-MM of the _m1 values
     revenue_m1: float = Field(default=0.0, sa_column=Column(Float, nullable=False))  # last bill
     revenue_m2: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
     revenue_m3: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
@@ -74,6 +82,7 @@ class Subscriber(SQLModel, table=True):
     # column so "balance < 3 * avg_daily_spend_3d" is one comparison in SQL.
     daily_spend: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     avg_daily_spend_3d: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    spend_through: date | None = Field(default=None, sa_column=Column(Date))  # daily_spend's last day
     top_ups_m1: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     last_payment_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
@@ -248,3 +257,42 @@ class CampaignMember(SQLModel, table=True):
     # The end of the conversion window (first_at + the goal's days): an event of the goal's kind
     # between first_at and this converts the customer. Kept so the query needs no date arithmetic.
     conversion_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class ModelDue(SQLModel, table=True):
+    """A subscriber whose model inputs changed since the models last ran on them.
+
+    Written in the transaction that changed the inputs, so no change is forgotten by a crash;
+    ``version`` grows with each change, so a recompute removes only the marks it has seen.
+    """
+
+    __tablename__ = "model_due"
+
+    msisdn: str = Field(sa_column=Column(String(16), primary_key=True))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ImportJob(SQLModel, table=True):
+    """One bulk import of subscribers: its progress, counts, and the first rows it refused."""
+
+    # Not "import_job": coverage-map has that table, and every service shares one metadata registry.
+    __tablename__ = "audience_import"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    filename: str | None = Field(default=None, sa_column=Column(String(300)))
+    format: str = Field(sa_column=Column(String(8), nullable=False))  # csv | parquet
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # running done failed
+    failure: str | None = Field(default=None, sa_column=Column(String(1000)))
+    bytes_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    rows_total: int | None = Field(default=None, sa_column=Column(BigInteger))  # known for Parquet
+    progress: float = Field(default=0.0, sa_column=Column(Float, nullable=False))  # 0 … 1 of the file read
+    rows_read: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    rows_imported: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    rows_rejected: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Rejected rows as {"row", "field", "reason"}: the first MAX_REPORTED_ERRORS of them.
+    errors: list[dict[str, object]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    models_scored: int | None = Field(default=None, sa_column=Column(Integer))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Row, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,8 @@ from campaigns.models import (
     Campaign,
     CampaignMember,
     CampaignStep,
+    ImportJob,
+    ModelDue,
     ModelRun,
     Plan,
     Segment,
@@ -31,6 +34,8 @@ from campaigns.models import (
 from careloop_common.db import stage_insert
 
 SUBSCRIBER: sa.Table = Subscriber.__table__  # type: ignore[attr-defined]
+MODEL_DUE: sa.Table = ModelDue.__table__  # type: ignore[attr-defined]
+SUBSCRIBER_EVENT: sa.Table = SubscriberEvent.__table__  # type: ignore[attr-defined]
 
 Rows = Sequence[Row[Any]]
 
@@ -351,17 +356,6 @@ async def subscriber_row(session: AsyncSession, msisdn: str) -> Any:
     return (await session.execute(sa.select(SUBSCRIBER).where(SUBSCRIBER.c.msisdn == msisdn))).first()
 
 
-async def recent_events(session: AsyncSession, msisdn: str) -> Sequence[SubscriberEvent]:
-    """Return a customer's past events (kind and time), newest first."""
-    rows = await session.execute(
-        select(SubscriberEvent)
-        .where(col(SubscriberEvent.msisdn) == msisdn)
-        .order_by(col(SubscriberEvent.at).desc())
-        .limit(1000)
-    )
-    return rows.scalars().all()
-
-
 async def member_by_ref(session: AsyncSession, campaign_id: str, customer_ref: str) -> Any:
     """Return a campaign's member by the customer's pseudonym (what contact events carry)."""
     return (
@@ -434,3 +428,96 @@ async def contact_frequency(session: AsyncSession) -> dict[int, int]:
         sa.select(per_customer.c.touches, sa.func.count()).group_by(per_customer.c.touches)
     )
     return {int(touches): int(n) for touches, n in rows}
+
+
+# --- the audience, kept from feeds ----------------------------------------------------------------
+
+
+def _insert(session: AsyncSession, table: sa.Table) -> Any:
+    """Return an INSERT that can take ON CONFLICT DO UPDATE on the session's database."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def subscriber_for_update(session: AsyncSession, msisdn: str) -> Subscriber | None:
+    """Return one subscriber, locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    return await session.get(Subscriber, msisdn, with_for_update=True)
+
+
+async def add_subscriber_event(
+    session: AsyncSession, msisdn: str, kind: str, at: datetime, detail: dict[str, object]
+) -> None:
+    """Record a past event of a subscriber."""
+    await session.execute(SUBSCRIBER_EVENT.insert().values(msisdn=msisdn, kind=kind, at=at, detail=detail))
+
+
+async def recent_events(session: AsyncSession, msisdn: str, limit: int) -> list[SubscriberEvent]:
+    """Return a subscriber's latest past events, newest first."""
+    query = (
+        select(SubscriberEvent)
+        .where(col(SubscriberEvent.msisdn) == msisdn)
+        .order_by(col(SubscriberEvent.at).desc(), col(SubscriberEvent.id).desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def mark_models_due(session: AsyncSession, msisdns: Sequence[str], now: datetime) -> None:
+    """Mark subscribers whose model inputs changed; a mark already there gets a new version."""
+    if not msisdns:
+        return
+    statement = _insert(session, MODEL_DUE)
+    statement = statement.on_conflict_do_update(
+        index_elements=[MODEL_DUE.c.msisdn], set_={"version": MODEL_DUE.c.version + 1}
+    )
+    await session.execute(statement, [{"msisdn": m, "version": 1, "since": now} for m in msisdns])
+
+
+async def models_due(session: AsyncSession, limit: int) -> list[tuple[str, int]]:
+    """Return up to ``limit`` marked subscribers with their mark's version, oldest marks first."""
+    c = MODEL_DUE.c
+    result = await session.execute(sa.select(c.msisdn, c.version).order_by(c.since, c.msisdn).limit(limit))
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def clear_models_due(session: AsyncSession, seen: Sequence[tuple[str, int]]) -> None:
+    """Remove the marks a recompute has seen; a mark changed since keeps its subscriber due."""
+    if not seen:
+        return
+    c = MODEL_DUE.c
+    statement = MODEL_DUE.delete().where(c.msisdn == bindparam("key"), c.version == bindparam("seen"))
+    connection = await session.connection()
+    await connection.execute(statement, [{"key": msisdn, "seen": version} for msisdn, version in seen])
+
+
+# --- bulk import ----------------------------------------------------------------------------------
+
+
+async def upsert_subscribers(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]], update_columns: Sequence[str]
+) -> None:
+    """Insert subscribers, or update ``update_columns`` of those that exist, in one executemany."""
+    if not rows:
+        return
+    statement = _insert(session, SUBSCRIBER)
+    statement = statement.on_conflict_do_update(
+        index_elements=[SUBSCRIBER.c.msisdn],
+        set_={name: statement.excluded[name] for name in update_columns},
+    )
+    connection = await session.connection()
+    await connection.execute(statement, list(rows))
+
+
+async def get_import_job(session: AsyncSession, job_id: str) -> ImportJob | None:
+    """Return one import job."""
+    return await session.get(ImportJob, job_id)
+
+
+async def update_import_job(session: AsyncSession, job_id: str, values: Mapping[str, Any]) -> None:
+    """Set columns of an import job."""
+    await session.execute(sa.update(ImportJob).where(col(ImportJob.id) == job_id).values(**values))
+
+
+async def import_jobs_with_status(session: AsyncSession, status: str) -> list[ImportJob]:
+    """Return the import jobs in a status."""
+    return list(await session.scalars(select(ImportJob).where(col(ImportJob.status) == status)))

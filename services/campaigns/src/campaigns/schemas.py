@@ -375,6 +375,78 @@ class CampaignPublic(CampaignFields):
     approved_at: datetime | None
     next_run_at: datetime | None
     runs: int
+
+
+# ── the audience ─────────────────────────────────────────────────────────────────────────────────
+
+
+class UsageMonth(BaseModel):
+    """What the last complete month's bill counted."""
+
+    period: str | None = Field(description="the month billed, YYYY-MM; null before the first bill")
+    revenue: list[float] = Field(description="revenue of the last three billed months, latest first")
+    minutes: float
+    sms: int
+    data_mb: float
+    long_distance_minutes: float
+    roaming_minutes: float
+    long_distance_calls: int
+    prefix_calls: int = Field(description="long-distance calls dialled with the cheap prefix")
+    fee_queries: int
+    top_ups: int
+
+
+class DaySpend(BaseModel):
+    """What the subscriber spent on one day."""
+
+    day: date
+    spend: float
+
+
+class Whereabouts(BaseModel):
+    """Where the network last saw the subscriber, to the district (not the cell)."""
+
+    district: str | None = Field(description="H3 cell at resolution 6 (about 36 km²) holding the last cell")
+    roaming: bool
+    roaming_country: str | None
+    located_at: datetime | None
+
+
+class SubscriberEventPublic(BaseModel):
+    """A past event of the subscriber; called numbers are masked."""
+
+    kind: str
+    at: datetime
+    detail: dict[str, object]
+
+
+class SubscriberPublic(BaseModel):
+    """A subscriber's profile as campaigns holds it: masked where a marketer needs no more."""
+
+    msisdn: str
+    customer_ref: str
+    brand: str
+    plan_id: str
+    region: str
+    time_zone: str
+    language: str
+    join_date: date
+    birthday: str | None = Field(description="month and day only (--MM-DD): enough for a greeting")
+    customer_class: str
+    contact_sms: bool
+    contact_call: bool
+    balance: float
+    balance_at: datetime | None
+    daily_spend: list[DaySpend] = Field(description="the last seven days held, oldest first")
+    avg_daily_spend_3d: float
+    last_payment_at: datetime | None
+    points: int
+    points_expire_on: date | None
+    usage: UsageMonth
+    whereabouts: Whereabouts
+    models: StoredOutputs
+    recent_events: list[SubscriberEventPublic] = Field(description="the latest past events, newest first")
+    profile_at: datetime | None = Field(description="when the profile held was current at the CRM")
     created_at: datetime
     updated_at: datetime
 
@@ -455,3 +527,34 @@ class TemplatePublic(BaseModel):
     name: str
     notes: str
     draft: dict[str, Any]
+
+
+class ImportRowError(BaseModel):
+    """A refused value: the data row (1 = the first row after the header), its column and why."""
+
+    row: int
+    field: str = Field(description="the column; empty when the whole line is unreadable")
+    reason: str
+
+
+class ImportJobPublic(BaseModel):
+    """A bulk import of subscribers: its progress, its counts and the first values it refused."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    filename: str | None
+    format: Literal["csv", "parquet"]
+    status: Literal["running", "done", "failed"]
+    failure: str | None = Field(description="why the import failed, when it did")
+    progress: float = Field(description="share of the file read, 0 to 1")
+    bytes_total: int
+    rows_total: int | None = Field(description="rows in the file, where the format says (Parquet)")
+    rows_read: int
+    rows_imported: int
+    rows_rejected: int = Field(description="every refused row counts; the first 1000 refusals are listed")
+    errors: list[ImportRowError]
+    models_scored: int | None = Field(description="subscribers the models were recomputed for at the end")
+    created_by: str
+    started_at: datetime
+    finished_at: datetime | None

@@ -159,6 +159,11 @@ NOT_SEGMENTABLE: dict[str, str] = {
     "msisdn": "the number says who, not what kind of customer",
     "customer_ref": "a pseudonym, the same as the number for this purpose",
     "daily_spend": "a list; avg_daily_spend_3d is what segments compare",
+    "profile_at": "bookkeeping of the feeds: when the CRM profile was current",
+    "plan_at": "bookkeeping of the feeds: when the plan held was current",
+    "balance_at": "bookkeeping of the feeds: when the balance was current",
+    "bill_period": "bookkeeping of the feeds: the month the _m1 values are of",
+    "spend_through": "bookkeeping of the feeds: daily_spend's last day",
     "created_at": "bookkeeping of the row",
     "updated_at": "bookkeeping of the row",
 }

@@ -21,3 +21,9 @@ class CampaignsSettings(ServiceSettings):
     scheduler_interval_s: float = Field(
         default=30.0, gt=0, le=3600, description="how often due batch campaigns are looked for"
     )
+    import_max_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="the largest file POST /campaigns/v1/imports takes (bytes)"
+    )
+    model_refresh_interval_s: float = Field(
+        default=2.0, gt=0, description="how often the models of subscribers changed by feeds are recomputed"
+    )

@@ -161,10 +161,14 @@ def validate_feed_batch(events: list[FeedEvent], max_batch: int) -> list[CloudEv
             try:
                 decode_payload(envelope)
             except MalformedEvent as exc:
-                errors.append({"field": f"[{index}].data", "message": str(exc)})
+                errors.append({"field": f"[{index}].data", "message": str(exc), "type": "feed_contract"})
         envelopes.append(envelope)
     if errors:
-        raise ProblemError(422, "validation-error", f"{len(errors)} event(s) invalid", errors=errors)
+        # A problem type of its own: what ``data`` must hold depends on ``type`` (the contracts in
+        # careloop_common.events, docs/events.md), which the batch's schema does not spell out.
+        raise ProblemError(
+            422, "invalid-feed-data", f"{len(errors)} event(s) do not match their contract", errors=errors
+        )
     return envelopes
 
 

@@ -3,7 +3,7 @@
 Importing this package registers every contract, so any consumer can decode any event type.
 """
 
-from careloop_common.events import complaints, contact, coverage
+from careloop_common.events import complaints, contact, coverage, feeds
 from careloop_common.events.envelope import (
     CloudEvent,
     EventContract,
@@ -25,6 +25,7 @@ __all__ = [
     "contract_for",
     "coverage",
     "decode_payload",
+    "feeds",
     "new_event",
     "registered_contracts",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import os
 from pathlib import Path
 from typing import Annotated
@@ -91,11 +92,11 @@ async def _up(home: Path, *, load_demo_data: bool, quiet: bool) -> int:
         marker = home / "demo-loaded"
         if load_demo_data and not marker.exists():
             try:
-                filed = await asyncio.to_thread(load_demo, GATEWAY.url, admin_key)
+                loaded = await asyncio.to_thread(load_demo, GATEWAY.url, admin_key)
             except (DemoDataError, httpx.HTTPError) as exc:
                 raise LaunchError(f"demo data not loaded: {exc}") from exc
-            marker.write_text(f"{filed} complaints\n")
-            console.print(f"[green]demo data loaded:[/] {filed} complaints")
+            marker.write_text(f"{loaded}\n")
+            console.print(f"[green]demo data loaded:[/] {loaded}")
         _print_welcome(admin_key, home)
         return await supervisor.run_until_stopped(stop)
     finally:
@@ -203,6 +204,16 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def add_service_commands(cli: typer.Typer) -> None:
+    """Add the commands services ship (entry points ``careloop.commands``), e.g. ``careloop campaigns``.
+
+    Found by name, so the launcher still imports no service code of its own accord.
+    """
+    for entry in importlib.metadata.entry_points(group="careloop.commands"):
+        cli.add_typer(entry.load(), name=entry.name)
+
+
 def main() -> None:
     """Run the CLI."""
+    add_service_commands(app)
     app()

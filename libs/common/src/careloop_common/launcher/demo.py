@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import httpx
+
+AUDIENCE_IMPORT_TIMEOUT_S = 180.0
 
 # Coverage complaints around Hong Kong, several in the same blocks so investigations gather them.
 DEMO_COMPLAINTS: list[dict[str, object]] = [
@@ -74,29 +83,82 @@ class DemoDataError(RuntimeError):
     """The platform refused a demo record (a bug in the demo data or in the platform)."""
 
 
-def load_demo(gateway_url: str, admin_key: str) -> int:
-    """Create the demo staff users and file the demo complaints through the gateway (idempotently).
+@dataclass(frozen=True)
+class DemoLoaded:
+    """What the demo load put in."""
 
-    Returns how many complaints were filed.
-    """
+    complaints: int
+    plans: int
+    subscribers: int
+
+    def __str__(self) -> str:
+        """Say it in one line."""
+        return f"{self.complaints} complaints, {self.plans} plans, {self.subscribers:,} subscribers"
+
+
+def load_demo(gateway_url: str, admin_key: str) -> DemoLoaded:
+    """Create the demo staff users, file the demo complaints and load the audience (idempotently)."""
     headers = {"Authorization": f"Bearer {admin_key}"}
-    filed = 0
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=10) as client:
-        for user in DEMO_USERS:
-            response = client.post("/gateway/v1/users", json={**user, "password": DEMO_PASSWORD})
-            if response.status_code not in (201, 409):  # 409: made by an earlier, interrupted load
-                raise DemoDataError(
-                    f"demo user {user['username']} refused ({response.status_code}): {response.text}"
-                )
-        for number, complaint in enumerate(DEMO_COMPLAINTS):
-            response = client.post(
-                "/complaints/v1/complaints",
-                json=complaint,
-                headers={"Idempotency-Key": f"demo-complaint-{number}"},
+        filed = _file_complaints(client)
+        plans, subscribers = _load_audience(client)
+    return DemoLoaded(filed, plans, subscribers)
+
+
+def _file_complaints(client: httpx.Client) -> int:
+    """Create the demo users and file the demo complaints; return how many were filed."""
+    filed = 0
+    for user in DEMO_USERS:
+        response = client.post("/gateway/v1/users", json={**user, "password": DEMO_PASSWORD})
+        if response.status_code not in (201, 409):  # 409: made by an earlier, interrupted load
+            raise DemoDataError(
+                f"demo user {user['username']} refused ({response.status_code}): {response.text}"
             )
-            if response.status_code >= 400:
-                raise DemoDataError(
-                    f"demo complaint {number} refused ({response.status_code}): {response.text}"
-                )
-            filed += 1
+    for number, complaint in enumerate(DEMO_COMPLAINTS):
+        response = client.post(
+            "/complaints/v1/complaints",
+            json=complaint,
+            headers={"Idempotency-Key": f"demo-complaint-{number}"},
+        )
+        if response.status_code >= 400:
+            raise DemoDataError(f"demo complaint {number} refused ({response.status_code}): {response.text}")
+        filed += 1
     return filed
+
+
+def _load_audience(client: httpx.Client) -> tuple[int, int]:
+    """Put the demo plan catalogue and import the generated audience as a file; return the counts.
+
+    The rows come from ``campaigns.demo`` (seeded, so every demo has the same subscribers), found by
+    name: the launcher imports no service code of its own accord.
+    """
+    demo = importlib.import_module("campaigns.demo")
+    for plan_id, terms in demo.DEMO_PLANS.items():
+        response = client.put(f"/campaigns/v1/plans/{plan_id}", json=terms)
+        if response.status_code not in (200, 201):
+            raise DemoDataError(f"demo plan {plan_id} refused ({response.status_code}): {response.text}")
+    with tempfile.TemporaryDirectory(prefix="careloop-demo-") as folder:
+        path = Path(folder) / "demo-audience.csv"
+        demo.write_csv(path, demo.audience_rows())
+        with path.open("rb") as file:
+            response = client.post("/campaigns/v1/imports", files={"file": (path.name, file, "text/csv")})
+    if response.status_code != 202:
+        raise DemoDataError(f"demo audience refused ({response.status_code}): {response.text}")
+    job = _finished(client, response.headers["location"])
+    if job["status"] != "done" or job["rows_rejected"]:
+        raise DemoDataError(
+            f"demo audience import {job['status']}: {job.get('failure') or job['errors'][:3]}"
+        )
+    return len(demo.DEMO_PLANS), int(job["rows_imported"])
+
+
+def _finished(client: httpx.Client, location: str) -> dict[str, Any]:
+    """Wait for an import job to end and return it."""
+    deadline = time.monotonic() + AUDIENCE_IMPORT_TIMEOUT_S
+    while True:
+        job: dict[str, Any] = client.get(location).json()
+        if job["status"] != "running":
+            return job
+        if time.monotonic() > deadline:
+            raise DemoDataError(f"demo audience import still running after {AUDIENCE_IMPORT_TIMEOUT_S:.0f} s")
+        time.sleep(0.25)

@@ -1,0 +1,427 @@
+"""Operator feeds keep the audience current: each feed applied, applied twice (once), out of order,
+unknown subscribers counted, changed subscribers recomputed in batches, and bad data dead-lettered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import nats
+import pytest
+from campaign_data import Campaigns, catalogue_rows, deliver, held, past_events, store
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from campaigns import audience
+from campaigns.audience import refresh_due_models
+from campaigns.consumers import AUDIENCE
+from campaigns.main import create_app
+from campaigns.models import ModelDue, ModelRun
+from campaigns.settings import CampaignsSettings
+from careloop_common.bus import dead_letter_subject
+from careloop_common.db import transaction
+from careloop_common.events import new_event
+from careloop_common.events.feeds import (
+    BalanceChangedV1,
+    BillIssuedV1,
+    CallDetailV1,
+    DailySpendClosedV1,
+    LocationUpdatedV1,
+    PaymentReceivedV1,
+    PlanChangedV1,
+    SubscriberUpsertedV1,
+)
+from careloop_common.inbox import REASON_HEADER
+from careloop_common.testing import running_app, service_settings, wait_until
+
+HK = "+85291234567"
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    """Return an instant ``hours`` after T0."""
+    return T0 + timedelta(hours=hours)
+
+
+def profile(**changes: Any) -> SubscriberUpsertedV1:
+    """Return a CRM profile event for HK."""
+    values: dict[str, Any] = {
+        "msisdn": "+852 9123 4567",  # any international form; stored as E.164
+        "brand": "harbour",
+        "plan_id": "BASIC",
+        "region": "HK",
+        "time_zone": "Asia/Hong_Kong",
+        "language": "zh-Hant",
+        "join_date": date(2024, 5, 1),
+        "birthday": date(1990, 7, 14),
+        "at": T0,
+    }
+    values.update(changes)
+    return SubscriberUpsertedV1(**values)
+
+
+def bill(period: str, amount: float, **usage: Any) -> BillIssuedV1:
+    """Return a bill for HK."""
+    return BillIssuedV1(msisdn=HK, period=period, amount=amount, **usage)
+
+
+async def subscribed(campaigns: Campaigns) -> None:
+    """Make HK a subscriber through the CRM feed."""
+    assert await deliver(campaigns, profile())
+
+
+# --- the CRM profile ------------------------------------------------------------------------------
+
+
+async def test_a_profile_creates_the_subscriber_and_only_a_newer_one_changes_it(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    created = await held(campaigns.sessions, HK)
+    assert created is not None
+    assert (created.brand, created.plan_id, created.language, created.join_date) == (
+        "harbour",
+        "BASIC",
+        "zh-Hant",
+        date(2024, 5, 1),
+    )
+    assert len(created.customer_ref) == 32  # the keyed pseudonym, never the number
+
+    await deliver(campaigns, profile(language="en", plan_id="PLUS", at=at(2)))
+    await deliver(campaigns, profile(language="zh-Hans", plan_id="OLD", at=at(1)))  # late: older
+
+    now = await held(campaigns.sessions, HK)
+    assert now is not None
+    assert (now.language, now.plan_id, now.profile_at) == ("en", "PLUS", at(2))
+
+
+# --- each feed, applied once ----------------------------------------------------------------------
+
+
+FEEDS: list[Any] = [
+    BalanceChangedV1(msisdn=HK, balance=42.5, at=at(1)),
+    bill("2026-10", 88.0, minutes=300.0, sms=20, long_distance_calls=4, prefix_calls=1, top_ups=2),
+    PaymentReceivedV1(msisdn=HK, amount=100.0, at=at(1)),
+    PlanChangedV1(msisdn=HK, from_plan="BASIC", to_plan="PLUS", at=at(1)),
+    DailySpendClosedV1(msisdn=HK, day=date(2026, 11, 19), spend=3.5),
+    LocationUpdatedV1(msisdn=HK, lat=22.2819, lng=114.1582, roaming=False, at=at(1)),
+    LocationUpdatedV1(msisdn=HK, cell="8841a8d5b7fffff", roaming=True, country="CN", at=at(1)),
+    CallDetailV1(
+        msisdn=HK, called="+8613812345678", started_at=at(1), duration_s=95, long_distance=True, roaming=True
+    ),
+]
+
+
+@pytest.mark.parametrize("feed", FEEDS, ids=lambda feed: feed.subject.rsplit(".", 1)[-1])
+async def test_each_feed_delivered_twice_has_one_effect(campaigns: Campaigns, feed: Any) -> None:
+    await subscribed(campaigns)
+    assert await deliver(campaigns, feed, event_id="feed-1") is True
+    once = (await held(campaigns.sessions, HK)).model_dump(exclude={"updated_at"})  # type: ignore[union-attr]
+    events_once = await past_events(campaigns.sessions, HK)
+
+    assert await deliver(campaigns, feed, event_id="feed-1") is False
+
+    twice = (await held(campaigns.sessions, HK)).model_dump(exclude={"updated_at"})  # type: ignore[union-attr]
+    assert twice == once
+    assert await past_events(campaigns.sessions, HK) == events_once
+
+
+async def test_a_balance_is_kept_only_when_newer(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    await deliver(campaigns, BalanceChangedV1(msisdn=HK, balance=30.0, at=at(3)))
+    await deliver(campaigns, BalanceChangedV1(msisdn=HK, balance=99.0, at=at(2)))  # late
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert (kept.balance, kept.balance_at) == (30.0, at(3))
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+async def test_bills_in_any_order_leave_the_same_three_months(
+    campaigns: Campaigns, order: tuple[int, ...]
+) -> None:
+    """A newer month shifts m1 to m2 to m3; an older one fills its own slot and leaves m1 alone."""
+    await subscribed(campaigns)
+    bills = [
+        bill("2026-08", 50.0, minutes=100.0),
+        bill("2026-09", 60.0, minutes=200.0),
+        bill("2026-10", 70.0, minutes=300.0, long_distance_minutes=40.0, fee_queries=2),
+    ]
+    for index in order:
+        await deliver(campaigns, bills[index])
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert [kept.revenue_m1, kept.revenue_m2, kept.revenue_m3] == [70.0, 60.0, 50.0]
+    assert (kept.bill_period, kept.minutes_m1, kept.long_distance_minutes_m1, kept.fee_queries_m1) == (
+        "2026-10",
+        300.0,
+        40.0,
+        2,
+    )
+
+
+async def test_a_gap_between_bills_counts_as_months_without_revenue(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    await deliver(campaigns, bill("2026-07", 40.0))
+    await deliver(campaigns, bill("2026-09", 60.0))
+    await deliver(campaigns, bill("2026-09", 65.0))  # the same month again: a corrected bill replaces it
+    await deliver(campaigns, bill("2026-05", 10.0))  # older than the three months kept: nothing
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert [kept.revenue_m1, kept.revenue_m2, kept.revenue_m3] == [65.0, 0.0, 40.0]
+
+
+async def test_daily_spend_keeps_seven_days_and_the_three_day_average(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    first = date(2026, 11, 10)
+    for offset, spend in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]):
+        await deliver(
+            campaigns, DailySpendClosedV1(msisdn=HK, day=first + timedelta(days=offset), spend=spend)
+        )
+    await deliver(campaigns, DailySpendClosedV1(msisdn=HK, day=date(2026, 11, 16), spend=10.0))  # late fix
+    await deliver(campaigns, DailySpendClosedV1(msisdn=HK, day=date(2026, 11, 1), spend=99.0))  # too old
+    await deliver(
+        campaigns, DailySpendClosedV1(msisdn=HK, day=date(2026, 11, 19), spend=9.0)
+    )  # a day skipped
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    # 11-13 … 11-19, oldest first: 11-18 had no report (0 until it comes).
+    assert kept.daily_spend == [4.0, 5.0, 6.0, 10.0, 8.0, 0.0, 9.0]
+    assert kept.spend_through == date(2026, 11, 19)
+    assert kept.avg_daily_spend_3d == round((8.0 + 0.0 + 9.0) / 3, 2)
+
+
+async def test_plan_changes_are_recorded_and_an_older_one_does_not_move_the_plan(
+    campaigns: Campaigns,
+) -> None:
+    await subscribed(campaigns)
+    await deliver(campaigns, PlanChangedV1(msisdn=HK, from_plan="BASIC", to_plan="PLUS", at=at(5)))
+    await deliver(campaigns, PlanChangedV1(msisdn=HK, from_plan="OLD", to_plan="BASIC", at=at(3)))  # late
+    await deliver(campaigns, profile(plan_id="OLD", at=at(4)))  # the CRM's older view of the plan
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert (kept.plan_id, kept.plan_at) == ("PLUS", at(5))
+    assert [kind for kind, _ in await past_events(campaigns.sessions, HK)] == ["plan.changed", "plan.changed"]
+
+
+async def test_payments_are_recorded_with_the_latest_payment_time(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    await deliver(campaigns, PaymentReceivedV1(msisdn=HK, amount=50.0, at=at(4)))
+    await deliver(campaigns, PaymentReceivedV1(msisdn=HK, amount=20.0, at=at(2)))
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert kept.last_payment_at == at(4)
+    assert await past_events(campaigns.sessions, HK) == [
+        ("payment.received", {"amount": 20.0}),
+        ("payment.received", {"amount": 50.0}),
+    ]
+
+
+async def test_entering_and_leaving_roaming_is_recorded_and_the_newest_place_kept(
+    campaigns: Campaigns,
+) -> None:
+    await subscribed(campaigns)
+    shenzhen = "8841a8d5b7fffff"
+    await deliver(campaigns, LocationUpdatedV1(msisdn=HK, lat=22.2819, lng=114.1582, at=at(1)))
+    await deliver(
+        campaigns, LocationUpdatedV1(msisdn=HK, cell=shenzhen, roaming=True, country="CN", at=at(2))
+    )
+    await deliver(
+        campaigns, LocationUpdatedV1(msisdn=HK, cell=shenzhen, roaming=True, country="CN", at=at(3))
+    )
+    await deliver(campaigns, LocationUpdatedV1(msisdn=HK, lat=22.3193, lng=114.1694, at=at(5)))
+    await deliver(
+        campaigns, LocationUpdatedV1(msisdn=HK, cell=shenzhen, roaming=True, country="CN", at=at(4))
+    )
+
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert (kept.roaming, kept.roaming_country, kept.located_at) == (False, None, at(5))
+    assert kept.cell == audience.h3.latlng_to_cell(22.3193, 114.1694, audience.LOCATION_RESOLUTION)
+    kinds = [(kind, detail["country"]) for kind, detail in await past_events(campaigns.sessions, HK)]
+    assert kinds == [("roaming.entered", "CN"), ("roaming.ended", "CN")]
+
+
+async def test_long_distance_and_roaming_calls_are_recorded_local_calls_are_not(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    call = {"msisdn": HK, "started_at": at(1), "duration_s": 60}
+    await deliver(campaigns, CallDetailV1(**call, called="+85223456789"))
+    await deliver(
+        campaigns, CallDetailV1(**call, called="+8613812345678", long_distance=True, prefix="12593")
+    )
+    await deliver(campaigns, CallDetailV1(**call, called="+85223456789", roaming=True))
+
+    recorded = await past_events(campaigns.sessions, HK)
+    assert [(kind, detail["called"], detail["prefix"]) for kind, detail in recorded] == [
+        ("call.long_distance", "+8613812345678", "12593"),
+        ("call.roaming", "+85223456789", None),
+    ]
+
+
+async def test_a_usage_feed_about_no_subscriber_keeps_nothing_and_is_counted(campaigns: Campaigns) -> None:
+    labels = {"feed": BalanceChangedV1.subject}
+    before = REGISTRY.get_sample_value("careloop_campaigns_feed_unknown_subscriber_total", labels) or 0.0
+
+    assert await deliver(campaigns, BalanceChangedV1(msisdn=HK, balance=5.0, at=at(1))) is True
+
+    assert await held(campaigns.sessions, HK) is None
+    after = REGISTRY.get_sample_value("careloop_campaigns_feed_unknown_subscriber_total", labels)
+    assert after == before + 1
+
+
+# --- the models follow, in batches ----------------------------------------------------------------
+
+
+async def test_changed_subscribers_are_recomputed_together_once(campaigns: Campaigns) -> None:
+    await store(campaigns.sessions, catalogue_rows())
+    await subscribed(campaigns)
+    await deliver(campaigns, bill("2026-10", 120.0, minutes=600.0))
+    await deliver(campaigns, BalanceChangedV1(msisdn=HK, balance=1.0, at=at(1)))
+    await deliver(campaigns, PaymentReceivedV1(msisdn=HK, amount=10.0, at=at(2)))  # no model input
+
+    recomputed = await refresh_due_models(campaigns.sessions, today=date(2026, 12, 15))
+
+    assert recomputed == 1
+    async with transaction(campaigns.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(ModelDue)) == 0
+        assert await session.scalar(select(func.count()).select_from(ModelRun)) == 1
+    kept = await held(campaigns.sessions, HK)
+    assert kept is not None
+    assert kept.models_at is not None
+    assert kept.lifecycle_stage is not None
+    assert kept.recommended_plan_id == "PLUS"  # 600 minutes fit Plus better than Basic
+    assert await refresh_due_models(campaigns.sessions) == 0
+
+
+async def test_a_change_during_a_recompute_keeps_the_subscriber_due(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    async with transaction(campaigns.sessions) as session:
+        seen = await audience.repository.models_due(session, 10)
+    await deliver(campaigns, BalanceChangedV1(msisdn=HK, balance=3.0, at=at(1)))  # after the read
+
+    async with transaction(campaigns.sessions) as session:
+        await audience.repository.clear_models_due(session, seen)
+        assert await audience.repository.models_due(session, 10) == [(HK, 2)]
+
+
+# --- bad feed data --------------------------------------------------------------------------------
+
+
+def envelope(event_type: str, data: dict[str, Any], event_id: str) -> bytes:
+    """Return a CloudEvent as an operator system would publish it, whatever its data."""
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "/operator/bss",
+            "type": event_type,
+            "time": "2026-11-20T08:00:00Z",
+            "data": data,
+        }
+    ).encode()
+
+
+BAD_FEEDS = [
+    ("feeds.bss.balance_changed.v1", {"msisdn": "12345", "balance": 1.0, "at": "2026-11-20T08:00:00Z"}),
+    ("feeds.bss.balance_changed.v1", {"msisdn": HK, "balance": 1.0, "at": "2026-11-20T08:00:00"}),
+    ("feeds.bss.balance_changed.v1", {"msisdn": HK, "balance": 1e12, "at": "2026-11-20T08:00:00Z"}),
+    ("feeds.bss.bill_issued.v1", {"msisdn": HK, "period": "2026-13", "amount": 1.0}),
+    (
+        "feeds.bss.bill_issued.v1",
+        {"msisdn": HK, "period": "2026-10", "amount": 1.0, "long_distance_calls": 1, "prefix_calls": 2},
+    ),
+    ("feeds.network.location_updated.v1", {"msisdn": HK, "cell": "zzz", "at": "2026-11-20T08:00:00Z"}),
+    (
+        "feeds.network.location_updated.v1",
+        {"msisdn": HK, "roaming": True, "lat": 1, "lng": 2, "at": "2026-11-20T08:00:00Z"},
+    ),
+]
+
+
+async def test_bad_feed_data_is_dead_lettered_with_the_reason_and_the_consumer_goes_on(
+    database_url: str, nats_url: str
+) -> None:
+    app = create_app(
+        service_settings(CampaignsSettings, database_url, nats_url, model_refresh_interval_s=0.1)
+    )
+    async with running_app(app):
+        sessions = app.state.platform.sessions
+        connection = await nats.connect(nats_url)
+        try:
+            js = connection.jetstream()
+            for number, (event_type, data) in enumerate(BAD_FEEDS):
+                await js.publish(event_type.rsplit(".", 1)[0], envelope(event_type, data, f"bad-{number}"))
+            good = new_event(profile(), source="/operator/crm", event_id="good-1")
+            await js.publish(good.nats_subject(), good.to_json())
+
+            await wait_until(lambda: held(sessions, HK), message="the good event after the bad ones")
+            letters = await dead_letters(js, len(BAD_FEEDS))
+        finally:
+            await connection.close()
+    reasons = [reason for _, reason in letters]
+    assert all("payload does not match" in reason for reason in reasons), reasons
+    assert "not a valid phone number" in reasons[0] or "international form" in reasons[0]
+    assert "timezone" in reasons[1].lower()
+    assert "period" in reasons[3]
+    assert "prefix_calls" in reasons[4]
+    assert "H3" in reasons[5]
+    assert "country" in reasons[6]
+    assert json.loads(letters[0][0])["id"] == "bad-0"  # the original message, byte for byte
+
+
+async def dead_letters(js: Any, count: int) -> list[tuple[bytes, str]]:
+    """Read the campaigns-audience dead letters, in order."""
+    subscription = await js.pull_subscribe(
+        dead_letter_subject(AUDIENCE),
+        durable="dlq-reader",
+        stream="DEADLETTER",
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    got: list[tuple[bytes, str]] = []
+
+    async def fetch() -> bool:
+        try:
+            for message in await subscription.fetch(count - len(got), timeout=0.5):
+                got.append((message.data, (message.headers or {}).get(REASON_HEADER, "")))
+                await message.ack()
+        except TimeoutError:
+            pass
+        return len(got) >= count
+
+    await wait_until(fetch, message=f"{count} dead letters")
+    return sorted(got, key=lambda letter: int(json.loads(letter[0])["id"].split("-")[1]))
+
+
+# --- the rules on their own -----------------------------------------------------------------------
+
+
+def test_spend_window_rules() -> None:
+    day = date(2026, 11, 19)
+    assert audience.shifted_spend([], None, day, 2.0) == ([2.0], day)
+    assert audience.shifted_spend([1.0], day, day + timedelta(days=2), 3.0) == (
+        [1.0, 0.0, 3.0],
+        day + timedelta(days=2),
+    )
+    assert audience.shifted_spend([1.0, 2.0], day, day - timedelta(days=3), 5.0) == (
+        [5.0, 0.0, 1.0, 2.0],
+        day,
+    )
+    assert audience.shifted_spend([1.0], day, day - timedelta(days=7), 5.0) is None
+    assert audience.average_recent_spend([9.0, 1.0, 2.0, 3.0]) == 2.0
+    assert audience.average_recent_spend([]) == 0.0
+
+
+def test_bill_slots() -> None:
+    assert audience.bill_slot(None, "2026-10") == 0
+    assert audience.bill_slot("2026-10", "2026-10") == 0
+    assert audience.bill_slot("2026-10", "2026-12") == -2
+    assert audience.bill_slot("2027-01", "2026-12") == 1
+    assert audience.bill_slot("2026-10", "2026-07") is None
+    assert audience.shifted_revenue([3.0, 2.0, 1.0], 2, 9.0) == [9.0, 0.0, 3.0]
