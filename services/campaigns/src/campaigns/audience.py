@@ -95,6 +95,8 @@ ROAMING_ENTERED = "roaming.entered"
 ROAMING_ENDED = "roaming.ended"
 CALL_LONG_DISTANCE = "call.long_distance"
 CALL_ROAMING = "call.roaming"
+# A call dialled with the operator's cheap prefix (12593 in the seeds): what tariff care converts to.
+CALL_PREFIX = "call.prefix"
 
 
 # --- pure rules: what a feed makes of the values held ---------------------------------------------
@@ -352,7 +354,7 @@ async def apply_location(session: AsyncSession, subscriber: Subscriber, payload:
 
 
 async def apply_call(session: AsyncSession, payload: CallDetailV1) -> None:
-    """Record a long-distance or roaming call, once under each kind it is."""
+    """Record a long-distance, roaming or cheap-prefix call, once under each kind it is."""
     detail: dict[str, object] = {
         "called": payload.called,
         "duration_s": payload.duration_s,
@@ -362,7 +364,11 @@ async def apply_call(session: AsyncSession, payload: CallDetailV1) -> None:
     }
     kinds = [
         kind
-        for kind, is_one in ((CALL_LONG_DISTANCE, payload.long_distance), (CALL_ROAMING, payload.roaming))
+        for kind, is_one in (
+            (CALL_LONG_DISTANCE, payload.long_distance),
+            (CALL_ROAMING, payload.roaming),
+            (CALL_PREFIX, payload.prefix is not None),
+        )
         if is_one
     ]
     for kind in kinds:

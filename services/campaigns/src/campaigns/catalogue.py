@@ -82,7 +82,14 @@ TEMPLATES: dict[str, Template] = {
             trigger={
                 "type": "event",
                 "subject": "feeds.network.call_detail",
-                "condition": {"field": "prefix_calls_m1", "op": "=", "value": 0},
+                # At the long-distance call itself, to a customer who does not dial the prefix.
+                "condition": {
+                    "all": [
+                        {"event": "call.long_distance", "within_days": 1},
+                        {"not": {"event": "call.prefix", "within_days": 90}},
+                        {"field": "prefix_calls_m1", "op": "=", "value": 0},
+                    ]
+                },
                 "once_per_days": 30,
             },
             content={
