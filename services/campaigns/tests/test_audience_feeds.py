@@ -249,7 +249,9 @@ async def test_entering_and_leaving_roaming_is_recorded_and_the_newest_place_kep
     assert kinds == [("roaming.entered", "CN"), ("roaming.ended", "CN")]
 
 
-async def test_long_distance_and_roaming_calls_are_recorded_local_calls_are_not(campaigns: Campaigns) -> None:
+async def test_long_distance_roaming_and_prefix_calls_are_recorded_local_calls_are_not(
+    campaigns: Campaigns,
+) -> None:
     await subscribed(campaigns)
     call = {"msisdn": HK, "started_at": at(1), "duration_s": 60}
     await deliver(campaigns, CallDetailV1(**call, called="+85223456789"))
@@ -259,8 +261,9 @@ async def test_long_distance_and_roaming_calls_are_recorded_local_calls_are_not(
     await deliver(campaigns, CallDetailV1(**call, called="+85223456789", roaming=True))
 
     recorded = await past_events(campaigns.sessions, HK)
-    assert [(kind, detail["called"], detail["prefix"]) for kind, detail in recorded] == [
+    assert sorted((kind, detail["called"], detail["prefix"]) for kind, detail in recorded) == [
         ("call.long_distance", "+8613812345678", "12593"),
+        ("call.prefix", "+8613812345678", "12593"),  # dialled with the cheap prefix: tariff care's goal
         ("call.roaming", "+85223456789", None),
     ]
 
