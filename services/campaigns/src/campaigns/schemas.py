@@ -240,7 +240,6 @@ CAMPAIGN_STATUSES = (
 KIND = r"^[a-z][a-z0-9_]{1,47}$"
 EVENT_KIND = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 SEGMENT_ID = r"^[A-Za-z0-9-]{1,36}$"
-Whole = Annotated[int, BeforeValidator(_whole)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_NUL)]
 # A segment condition tree (see segments.py and docs/segments.md); checked by the service.
 Tree = dict[str, Any]
@@ -254,7 +253,7 @@ class EventTrigger(BaseModel):
     type: Literal["event"]
     subject: Literal[TRIGGER_SUBJECTS]  # type: ignore[valid-type]
     condition: Tree | None = Field(default=None, description="a segment tree over the updated profile")
-    once_per_days: Annotated[Whole, Field(ge=0, le=365)] = Field(
+    once_per_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] = Field(
         default=0, description="fire at most once in so many days per customer (0: per the contact rules)"
     )
 
@@ -291,7 +290,7 @@ class Conversion(BaseModel):
     event: Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=EVENT_KIND)] = Field(
         examples=["plan.changed", "call.prefix", "payment.received"]
     )
-    within_days: Annotated[Whole, Field(ge=1, le=365)] = 30
+    within_days: Annotated[int, Field(ge=1, le=365), BeforeValidator(_whole)] = 30
     absent: bool = Field(
         default=False, description="converted when no such event follows (e.g. no repeat complaint)"
     )
@@ -314,11 +313,11 @@ class CampaignFields(BaseModel):
     content: dict[Literal[LANGUAGES], Text] = Field(  # type: ignore[valid-type]
         min_length=1, description="the message by language; customers get theirs, else the first given"
     )
-    priority: Annotated[Whole, Field(ge=1, le=9)] = 5
-    cap_per_customer: Annotated[Whole, Field(ge=1, le=20)] = Field(
+    priority: Annotated[int, Field(ge=1, le=9), BeforeValidator(_whole)] = 5
+    cap_per_customer: Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole)] = Field(
         default=1, description="contacts per customer over the campaign's life"
     )
-    min_gap_days: Annotated[Whole, Field(ge=0, le=365)] = Field(
+    min_gap_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] = Field(
         default=0, description="days between two contacts of the same customer"
     )
     control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] = Field(
@@ -345,9 +344,9 @@ class CampaignEdit(BaseModel):
     trigger: Trigger | None = None
     channel: Literal["sms", "voice_call"] | None = None
     content: dict[Literal[LANGUAGES], Text] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
-    priority: Annotated[Whole, Field(ge=1, le=9)] | None = None
-    cap_per_customer: Annotated[Whole, Field(ge=1, le=20)] | None = None
-    min_gap_days: Annotated[Whole, Field(ge=0, le=365)] | None = None
+    priority: Annotated[int, Field(ge=1, le=9), BeforeValidator(_whole)] | None = None
+    cap_per_customer: Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole)] | None = None
+    min_gap_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] | None = None
     control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] | None = None
     conversion: Conversion | None = None
     starts_at: Timestamp | None = None
