@@ -4,7 +4,6 @@ agree, so a test of an operator is a test of both compilers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -144,8 +143,3 @@ class Audience:
         for row in stored:
             events[row["msisdn"]].append(Event(row["kind"], row["at"]))
         return {row["msisdn"] for row in rows if segments.matches(checked, row, events[row["msisdn"]], as_of)}
-
-
-def run(coroutine: Any) -> Any:
-    """Run a coroutine to completion from synchronous test code."""
-    return asyncio.run(coroutine)

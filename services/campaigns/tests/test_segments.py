@@ -434,6 +434,15 @@ async def test_past_events(audience: Audience, name: str, tree: dict[str, Any], 
     assert await audience.select(tree, AS_OF) == expected
 
 
+async def test_arithmetic_keeps_the_grouping_it_was_given(audience: Audience) -> None:
+    """0.1 + (0.2 + 0.3) is 0.6 in doubles but (0.1 + 0.2) + 0.3 is not: SQL must not regroup."""
+    await audience.replace([subscriber(A, balance=0.6, revenue_m1=0.1, revenue_m2=0.2, revenue_m3=0.3)])
+    right = {"add": [ref("revenue_m1"), {"add": [ref("revenue_m2"), ref("revenue_m3")]}]}
+    assert await audience.select(expr("balance", "=", right), AS_OF) == {A}
+    left = {"add": [{"add": [ref("revenue_m1"), ref("revenue_m2")]}, ref("revenue_m3")]}
+    assert await audience.select(expr("balance", "=", left), AS_OF) == set()
+
+
 async def test_the_seeds_segments(audience: Audience) -> None:
     """DOMAIN.md's examples: the dynamic balance reminder, birthday care, coverage complainers, top 20%."""
     await audience.replace(PEOPLE, EVENTS)

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import reduce
+from functools import partial, reduce
 from typing import Annotated, Any, Literal, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -205,11 +205,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 ArithmeticOp = Literal["add", "sub", "mul", "div"]
-_SQL_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-}
+_SQL_OPERATORS: dict[ArithmeticOp, str] = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 # ── the tree as sent (pydantic) ───────────────────────────────────────────────────────────────────
 
@@ -1002,11 +998,16 @@ def _expression_sql(expr: Expr) -> ColumnElement[float]:
         return sa.literal(expr.value, Float)
     if isinstance(expr, FieldValue):
         return _numeric(expr.field)
-    operands = [_expression_sql(e) for e in expr.operands]
-    if expr.op == "div":
+    return reduce(partial(_arithmetic_operation, expr.op), (_expression_sql(e) for e in expr.operands))
+
+
+def _arithmetic_operation(op: ArithmeticOp, left: ColumnElement[float], right: ColumnElement[float]) -> Any:
+    """Apply one operator as written: SQLAlchemy's own + and * regroup a + (b + c) as a + b + c,
+    which in doubles is not what the predicate computes; a custom operator keeps the parentheses."""
+    if op == "div":
         # NULLIF: a division by zero is null (false once compared), not PostgreSQL's error.
-        return reduce(lambda a, b: a / sa.func.nullif(b, sa.literal(0.0, Float), type_=Float), operands)
-    return reduce(_SQL_ARITHMETIC[expr.op], operands)
+        right = sa.func.nullif(right, sa.literal(0.0, Float), type_=Float)
+    return left.op(_SQL_OPERATORS[op], return_type=Float)(right)
 
 
 def _may_be_null(expr: Expr) -> bool:
