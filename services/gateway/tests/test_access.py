@@ -412,6 +412,8 @@ COMPLAINT_WRITERS = {"agent", "supervisor", "admin", "partner"}
 COMPLAINT_TAKERS = {"agent", "supervisor", "admin"}  # partners file complaints; care staff take them
 COVERAGE_READERS = {"agent", "engineer", "marketer", "supervisor", "admin"}
 COVERAGE_WRITERS = {"engineer", "admin"}
+CAMPAIGN_READERS = {"marketer", "supervisor", "admin"}
+CAMPAIGN_WRITERS = {"marketer", "admin"}  # supervisors approve campaigns; they do not write them
 CONTACT_READERS = {"agent", "marketer", "supervisor", "admin"}
 CONTACT_WRITERS = {"admin"}  # other services send through commands; partners get keys with contact:write
 CONTACT_DIALERS = {"agent", "supervisor", "admin"}
@@ -465,6 +467,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/coverage/v1/coverage-polygon-imports"): COVERAGE_WRITERS,
     ("GET", "/coverage/v1/imports"): COVERAGE_READERS,
     ("GET", "/coverage/v1/imports/{import_id}"): COVERAGE_READERS,
+    ("POST", "/campaigns/v1/segments"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/segments"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_READERS,
+    ("PUT", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_WRITERS,
+    ("POST", "/campaigns/v1/segments/preview"): CAMPAIGN_READERS,  # a query sent as a body
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -528,6 +535,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "request_id": "none",
         "message_id": "none",
         "template_id": "x",
+        "segment_id": "none",
     }
 
     published = await client.get("/openapi.json")
