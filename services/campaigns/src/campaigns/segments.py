@@ -57,7 +57,7 @@ from careloop_common.inputs import NO_NUL, WHOLE
 MAX_DEPTH = 10  # nesting of all / any / not
 MAX_CONDITIONS = 200  # nodes in the whole tree
 MAX_LIST = 500  # values of in / not_in
-MAX_VALUES = 2_000  # in all the lists of a tree: each is a query parameter (SQLite takes 32,766)
+MAX_VALUES = 2_000  # in all the lists of a tree: each is a query parameter (PostgreSQL takes 32,767)
 MAX_TEXT = 256
 MAX_DAYS = 36_500  # relative dates: a hundred years
 MAX_EVENT_DAYS = 3_650
