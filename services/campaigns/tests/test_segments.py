@@ -362,8 +362,17 @@ def test_anniversaries_in_memory() -> None:
     assert segments.anniversary(date(1999, 12, 31), 2027) == date(2027, 12, 31)
     assert segments.anniversary_between(date(1990, 1, 2), date(2026, 12, 30), date(2027, 1, 3))
     assert not segments.anniversary_between(date(1990, 1, 4), date(2026, 12, 30), date(2027, 1, 3))
-    assert segments.anniversary_month_days(date(2027, 2, 27), date(2027, 3, 1)) == {227, 228, 229, 301}
-    assert segments.anniversary_month_days(date(2028, 2, 27), date(2028, 2, 28)) == {227, 228}
+    assert segments.anniversary_month_days(date(2027, 2, 27), date(2027, 3, 1)) == ([(227, 301)], True)
+    assert segments.anniversary_month_days(date(2027, 2, 1), date(2027, 2, 28)) == ([(201, 228)], True)
+    assert segments.anniversary_month_days(date(2028, 2, 27), date(2028, 2, 28)) == ([(227, 228)], False)
+    assert segments.anniversary_month_days(date(2026, 12, 28), date(2027, 1, 4)) == (
+        [(1228, 1231), (101, 104)],
+        False,
+    )
+    assert segments.anniversary_month_days(date(2027, 3, 1), date(2028, 2, 28)) == (
+        [(301, 1231), (101, 228)],
+        False,
+    )
     assert segments.anniversary_month_days(date(2027, 1, 1), date(2028, 1, 1)) is None
 
 
@@ -561,6 +570,12 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         "conditions",
         "too_large",
     ),
+    (
+        "too many values in lists",
+        {"any": [cmp("points", "in", list(range(500))), cmp("sms_m1", "not_in", list(range(500)))] * 3},
+        "conditions",
+        "too_large",
+    ),
     ("JSON too deep", deep_json(100), "conditions.value" + "[0]" * 47, "too_deep"),
     ("not an object", [cmp("balance", "<", 1)], "conditions", "not_a_condition"),
     ("an object of no kind", {"all": [{"feild": "balance"}]}, "conditions.all[0]", "not_a_condition"),
@@ -615,6 +630,16 @@ def test_every_fault_is_named_at_once() -> None:
         ("conditions.all[2].not.value", "not_a_number"),
     ]
     assert "did you mean 'balance'?" in refused.value.extra["errors"][0]["message"]
+
+
+async def test_the_largest_tree_runs_on_the_database(audience: Audience) -> None:
+    """200 conditions with 2,000 listed values and 194 birthday windows stay far below the 32,767
+    parameters a PostgreSQL statement takes (listing each day of the windows would pass 70,000)."""
+    await audience.replace(PEOPLE)
+    lists = [cmp("points", "in", [i * 1000 + n for n in range(500)]) for i in range(4)]
+    windows = [cmp("birthday", "within_days", 364 - i) for i in range(194)]
+    assert await audience.select({"any": [*lists, *windows]}, AS_OF) == {A, B, C, D}
+    assert await audience.select({"not": {"any": [*lists, *windows]}}, AS_OF) == set()
 
 
 def test_the_deepest_trees_and_largest_expressions_allowed_are_taken() -> None:

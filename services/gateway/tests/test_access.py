@@ -486,6 +486,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/subscribers/{msisdn}"): CAMPAIGN_READERS,
     ("POST", "/campaigns/v1/imports"): CAMPAIGN_WRITERS,
     ("GET", "/campaigns/v1/imports/{import_id}"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/v1/segments"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/segments"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_READERS,
+    ("PUT", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_WRITERS,
+    ("POST", "/campaigns/v1/segments/preview"): CAMPAIGN_READERS,  # a query sent as a body
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -551,6 +556,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "template_id": "x",
         "msisdn": "+85291234567",
         "campaign_id": "00000000-0000-0000-0000-000000000000",
+        "segment_id": "none",
     }
 
     published = await client.get("/openapi.json")

@@ -57,6 +57,7 @@ from careloop_common.inputs import NO_NUL, WHOLE
 MAX_DEPTH = 10  # nesting of all / any / not
 MAX_CONDITIONS = 200  # nodes in the whole tree
 MAX_LIST = 500  # values of in / not_in
+MAX_VALUES = 2_000  # in all the lists of a tree: each is a query parameter (PostgreSQL takes 32,767)
 MAX_TEXT = 256
 MAX_DAYS = 36_500  # relative dates: a hundred years
 MAX_EVENT_DAYS = 3_650
@@ -236,6 +237,35 @@ VALUE_SCHEMA: dict[str, Any] = {
 }
 
 
+# Below the node it documents, the OpenAPI document describes conditions and operands as plain
+# objects (the grammar is in docs/segments.md; the parser checks every level): a recursive schema
+# makes schemathesis's coverage phase build some 270,000 requests per operation instead of 360.
+_NESTED_CONDITION: dict[str, Any] = {
+    "type": "object",
+    "description": "a condition: SegmentAll, SegmentAny, SegmentNot, SegmentComparison or SegmentEvent",
+}
+_CONDITIONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_CONDITIONS,
+    "items": _NESTED_CONDITION,
+}
+_OPERANDS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": MAX_OPERANDS,
+    "items": {
+        "anyOf": [
+            _NUMBER_SCHEMA,
+            {
+                "type": "object",
+                "description": "an expression: SegmentField, SegmentAdd, SegmentSub, SegmentMul, SegmentDiv",
+            },
+        ]
+    },
+}
+
+
 def _absent(value: object) -> bool:
     return value is None
 
@@ -245,7 +275,9 @@ class SegmentAll(BaseModel):
 
     model_config = _NODE
 
-    all: list[Condition] = Field(min_length=1, max_length=MAX_CONDITIONS)
+    all: Annotated[list[Condition], WithJsonSchema(_CONDITIONS_SCHEMA)] = Field(
+        min_length=1, max_length=MAX_CONDITIONS
+    )
 
 
 class SegmentAny(BaseModel):
@@ -253,7 +285,9 @@ class SegmentAny(BaseModel):
 
     model_config = _NODE
 
-    any: list[Condition] = Field(min_length=1, max_length=MAX_CONDITIONS)
+    any: Annotated[list[Condition], WithJsonSchema(_CONDITIONS_SCHEMA)] = Field(
+        min_length=1, max_length=MAX_CONDITIONS
+    )
 
 
 class SegmentNot(BaseModel):
@@ -261,7 +295,7 @@ class SegmentNot(BaseModel):
 
     model_config = _NODE
 
-    not_: Condition = Field(alias="not")
+    not_: Annotated[Condition, WithJsonSchema(_NESTED_CONDITION)] = Field(alias="not")
 
 
 class SegmentComparison(BaseModel):
@@ -309,7 +343,9 @@ class SegmentAdd(BaseModel):
 
     model_config = _NODE
 
-    add: list[Expression] = Field(min_length=2, max_length=MAX_OPERANDS)
+    add: Annotated[list[Expression], WithJsonSchema(_OPERANDS_SCHEMA)] = Field(
+        min_length=2, max_length=MAX_OPERANDS
+    )
 
 
 class SegmentSub(BaseModel):
@@ -317,7 +353,9 @@ class SegmentSub(BaseModel):
 
     model_config = _NODE
 
-    sub: list[Expression] = Field(min_length=2, max_length=MAX_OPERANDS)
+    sub: Annotated[list[Expression], WithJsonSchema(_OPERANDS_SCHEMA)] = Field(
+        min_length=2, max_length=MAX_OPERANDS
+    )
 
 
 class SegmentMul(BaseModel):
@@ -325,7 +363,9 @@ class SegmentMul(BaseModel):
 
     model_config = _NODE
 
-    mul: list[Expression] = Field(min_length=2, max_length=MAX_OPERANDS)
+    mul: Annotated[list[Expression], WithJsonSchema(_OPERANDS_SCHEMA)] = Field(
+        min_length=2, max_length=MAX_OPERANDS
+    )
 
 
 class SegmentDiv(BaseModel):
@@ -333,7 +373,9 @@ class SegmentDiv(BaseModel):
 
     model_config = _NODE
 
-    div: list[Expression] = Field(min_length=2, max_length=MAX_OPERANDS)
+    div: Annotated[list[Expression], WithJsonSchema(_OPERANDS_SCHEMA)] = Field(
+        min_length=2, max_length=MAX_OPERANDS
+    )
 
 
 # Tags name the branch a node took; they are dropped from the paths errors name, so none may be a
@@ -604,10 +646,10 @@ def _quoted(value: object) -> str:
 class _Checker:
     """Walks a parsed tree, collecting every refusal with its place, and builds the checked tree."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self) -> None:
         self.errors: list[dict[str, str]] = []
         self.conditions = 0
+        self.values = 0
 
     def refuse(self, path: TreePath, kind: str, message: str) -> None:
         self.errors.append(_error(path, kind, message))
@@ -638,7 +680,7 @@ class _Checker:
     def field(self, name: str, path: TreePath) -> FieldSpec | None:
         spec = FIELDS.get(name)
         if spec is None:
-            close = difflib.get_close_matches(name, _FIELD_NAMES, n=1)
+            close = difflib.get_close_matches(name[:64], _FIELD_NAMES, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "; docs/segments.md lists the fields"
             self.refuse(path, "unknown_field", f"unknown field {_quoted(name)}{hint}")
         return spec
@@ -747,6 +789,7 @@ class _Checker:
         if len(value) > MAX_LIST:
             self.refuse(path, "too_large", f"more than {MAX_LIST} values")
             return None
+        self.values += len(value)
         items = [self.scalar(spec, v, (*path, i)) for i, v in enumerate(value)]
         if any(item is None for item in items):
             return None
@@ -826,10 +869,12 @@ def _parse_datetime(text: str) -> datetime | None:
 
 def check(tree: Any, root: str = "conditions") -> Checked:
     """Check a parsed tree against the registry; raise SegmentInvalid naming every fault."""
-    checker = _Checker(root)
+    checker = _Checker()
     checked = checker.condition(tree, (root,), 1)
     if checker.conditions > MAX_CONDITIONS:
         checker.refuse((root,), "too_large", f"more than {MAX_CONDITIONS} conditions")
+    if checker.values > MAX_VALUES:
+        checker.refuse((root,), "too_large", f"more than {MAX_VALUES} values in the lists of in and not_in")
     if checker.errors or checked is None:
         raise SegmentInvalid(checker.errors)
     return checked
@@ -901,22 +946,23 @@ def anniversary_between(day: date, start: date, end: date) -> bool:
     return any(start <= anniversary(day, year) <= end for year in range(start.year, end.year + 1))
 
 
-def anniversary_month_days(start: date, end: date) -> set[int] | None:
-    """Return month * 100 + day of every date whose anniversary falls in [start, end]; None: any date.
+def anniversary_month_days(start: date, end: date) -> tuple[list[tuple[int, int]], bool] | None:
+    """Return where month * 100 + day of a date falls when its anniversary is in [start, end]: the
+    inclusive ranges, and whether 29 February is in as well; None: any date.
 
-    The SQL side asks this of (month, day) alone, so it is portable: a window of 366 days holds every
-    day of the year; 28 February of a common year stands for 29 February birthdays too.
+    The SQL side asks this of (month, day) alone, so the same SQL runs on SQLite and PostgreSQL. A
+    window of 366 days holds every day of the year; 28 February of a common year stands for the 29
+    February birthdays too.
     """
     if (end - start).days >= 365:
         return None
-    days: set[int] = set()
-    day = start
-    while day <= end:
-        days.add(day.month * 100 + day.day)
-        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
-            days.add(229)
-        day += timedelta(days=1)
-    return days
+    first, last = start.month * 100 + start.day, end.month * 100 + end.day
+    ranges = [(first, last)] if start.year == end.year else [(first, 1231), (101, last)]
+    leap_day = any(
+        not calendar.isleap(year) and start <= date(year, 2, 28) <= end
+        for year in range(start.year, end.year + 1)
+    )
+    return ranges, leap_day
 
 
 def _day_window(op: str, days: int, origin: Any) -> tuple[Any, Any]:
@@ -1029,9 +1075,19 @@ def _day_window_sql(node: DayWindowCondition, as_of: AsOf) -> ColumnElement[bool
         return column < origin - timedelta(days=node.days)
     low, high = _day_window(node.op, node.days, origin)
     if node.field.recurring:
-        month_days = anniversary_month_days(low, high)
-        return sa.true() if month_days is None else _month_day(column).in_(sorted(month_days))
+        return _anniversary_sql(column, low, high)
     return column.between(low, high)
+
+
+def _anniversary_sql(column: ColumnElement[Any], low: date, high: date) -> ColumnElement[bool]:
+    """Compare (month, day) with ranges, not with every day of the window: a few parameters each."""
+    window = anniversary_month_days(low, high)
+    if window is None:
+        return sa.true()
+    ranges, leap_day = window
+    month_day = _month_day(column)
+    tests = [month_day.between(first, last) for first, last in ranges]
+    return sa.or_(*tests, *([month_day == 229] if leap_day else []))
 
 
 def _event_sql(node: EventCondition, as_of: AsOf) -> ColumnElement[bool]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from careloop_common.settings import ServiceSettings
@@ -27,3 +28,21 @@ class CampaignsSettings(ServiceSettings):
     model_refresh_interval_s: float = Field(
         default=2.0, gt=0, description="how often the models of subscribers changed by feeds are recomputed"
     )
+    time_zone: str = Field(
+        default="Asia/Hong_Kong",
+        description="the operator's time zone: whose calendar 'today' is in segments' day windows",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the operator's time zone."""
+        return ZoneInfo(self.time_zone)
