@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from audience import Audience, event, subscriber
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from careloop_common.outbox import OutboxMessage
 
 NOW = datetime(2026, 12, 7, 2, tzinfo=UTC)  # Monday 10:00 in Hong Kong
 SOURCE = "/careloop/test"
+ZONE = ZoneInfo("Asia/Hong_Kong")
 LOW_BALANCE = {"field": "balance", "op": "<", "expr": {"mul": [3, {"field": "avg_daily_spend_3d"}]}}
 
 
@@ -79,7 +81,7 @@ async def test_a_batch_run_contacts_its_segment_and_holds_the_control_arm_out(au
     )
     campaign_id = await store(audience, campaign(audience=LOW_BALANCE, control_share=0.2))
 
-    met = await execution.run_batch(audience.sessions, campaign_id, now=NOW, source=SOURCE)
+    met = await execution.run_batch(audience.sessions, campaign_id, now=NOW, zone=ZONE, source=SOURCE)
 
     control = {n for n in numbers if lifecycle.in_control_group(campaign_id, n, 0.2)}
     assert 30 < len(control) < 90  # about a fifth of 300
@@ -111,15 +113,15 @@ async def test_the_campaigns_own_cap_and_gap_apply_to_both_arms(audience: Audien
     await audience.replace([subscriber(n) for n in numbers])
     campaign_id = await store(audience, campaign(cap_per_customer=2, min_gap_days=7, control_share=0.25))
 
-    first = await execution.run_batch(audience.sessions, campaign_id, now=NOW, source=SOURCE)
+    first = await execution.run_batch(audience.sessions, campaign_id, now=NOW, zone=ZONE, source=SOURCE)
     too_soon = await execution.run_batch(
-        audience.sessions, campaign_id, now=NOW + timedelta(days=3), source=SOURCE
+        audience.sessions, campaign_id, now=NOW + timedelta(days=3), zone=ZONE, source=SOURCE
     )
     second = await execution.run_batch(
-        audience.sessions, campaign_id, now=NOW + timedelta(days=8), source=SOURCE
+        audience.sessions, campaign_id, now=NOW + timedelta(days=8), zone=ZONE, source=SOURCE
     )
     capped = await execution.run_batch(
-        audience.sessions, campaign_id, now=NOW + timedelta(days=20), source=SOURCE
+        audience.sessions, campaign_id, now=NOW + timedelta(days=20), zone=ZONE, source=SOURCE
     )
 
     assert first.targeted + first.held_out == 40
@@ -156,7 +158,7 @@ async def test_a_trigger_meets_the_customer_whose_event_makes_the_condition_hold
     async def fire(msisdn: str, when: datetime) -> execution.Met:
         async with transaction(audience.sessions) as session:
             return await execution.fire_triggers(
-                session, msisdn, "feeds.bss.balance_changed", now=when, source=SOURCE
+                session, msisdn, "feeds.bss.balance_changed", now=when, zone=ZONE, source=SOURCE
             )
 
     assert (await fire("+85291110001", NOW)).targeted == 1
@@ -170,7 +172,7 @@ async def test_a_trigger_meets_the_customer_whose_event_makes_the_condition_hold
 async def test_contact_outcomes_move_members_forward_only(audience: Audience) -> None:
     await audience.replace([subscriber("+85291230001")])
     campaign_id = await store(audience, campaign())
-    await execution.run_batch(audience.sessions, campaign_id, now=NOW, source=SOURCE)
+    await execution.run_batch(audience.sessions, campaign_id, now=NOW, zone=ZONE, source=SOURCE)
     ref = "ref-230001"
 
     async def outcome(name: str, reason: str | None = None) -> bool:

@@ -67,6 +67,15 @@ router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM
 
 Reader = Annotated[Principal, Depends(require_scopes("campaigns:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("campaigns:write"))]
+
+
+async def campaigns_settings(request: Request) -> CampaignsSettings:
+    """Return the service's settings (dependency)."""
+    settings: CampaignsSettings = request.app.state.platform.settings
+    return settings
+
+
+Settings = Annotated[CampaignsSettings, Depends(campaigns_settings)]
 PlanId = Annotated[str, Path(pattern=PLAN_ID, description="the plan's id in the catalogue", examples=["S88"])]
 MsisdnPath = Annotated[
     str, Path(pattern=E164, description="the subscriber's number in E.164", examples=["+85291234567"])
@@ -301,14 +310,16 @@ async def campaign_steps(campaign_id: CampaignId, session: SessionDep, _: Reader
     summary="Run a campaign over its audience now",
 )
 async def run_campaign(
-    campaign_id: CampaignId, session: SessionDep, state: PlatformDep, _: Writer
+    campaign_id: CampaignId, session: SessionDep, state: PlatformDep, settings: Settings, _: Writer
 ) -> RunResult:
     """Run a running campaign over its whole audience now (besides its schedule); answer with counts."""
     campaign = await _campaign(session, campaign_id)
     if campaign.status != "running":
         raise ProblemError(409, "campaign-not-running", f"a {campaign.status} campaign does not run")
     await session.commit()  # the run writes in its own transactions, chunk by chunk
-    met = await execution.run_batch(state.sessions, campaign_id, now=utcnow(), source=state.source)
+    met = await execution.run_batch(
+        state.sessions, campaign_id, now=utcnow(), zone=settings.zone, source=state.source
+    )
     return RunResult(
         run=met.run, targeted=met.targeted, held_out=met.held_out, suppressed=dict(met.suppressed)
     )
@@ -512,15 +523,6 @@ class SegmentIdConvertor(StringConvertor):
 
 register_url_convertor("segment_id", SegmentIdConvertor())
 SEGMENT = "/segments/{segment_id:segment_id}"
-
-
-async def campaigns_settings(request: Request) -> CampaignsSettings:
-    """Return the service's settings (dependency)."""
-    settings: CampaignsSettings = request.app.state.platform.settings
-    return settings
-
-
-Settings = Annotated[CampaignsSettings, Depends(campaigns_settings)]
 
 
 # --- segments ---------------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def on_feed(settings: CampaignsSettings) -> Handler:
         if isinstance(msisdn, str):
             # The profile as the event left it: triggers read the balance the event just set.
             await session.flush()
-            await execution.fire_triggers(session, msisdn, event.nats_subject(), now=utcnow(), source=SOURCE)
+            await execution.fire_triggers(
+                session, msisdn, event.nats_subject(), now=utcnow(), zone=settings.zone, source=SOURCE
+            )
 
     return handle
 

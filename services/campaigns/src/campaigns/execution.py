@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 CHUNK = 2_000
 # Past events a trigger's condition may look at, per customer (newest first).
 EVENT_MEMORY = 1_000
-# Campaign days (birthdays, "within 7 days") are counted on the operator's calendar.
-CALENDAR_ZONE = ZoneInfo("Asia/Hong_Kong")
 # How an outcome ranks: a contact's later news replaces earlier news, never the reverse.
 OUTCOME_RANK = {
     "targeted": 0,
@@ -70,13 +68,18 @@ class Met:
         self.suppressed.update(other.suppressed)
 
 
-async def run_batch(sessions: SessionFactory, campaign_id: str, *, now: datetime, source: str) -> Met:
-    """Run a running campaign over its whole audience, chunk by chunk; then plan its next run."""
+async def run_batch(
+    sessions: SessionFactory, campaign_id: str, *, now: datetime, zone: ZoneInfo, source: str
+) -> Met:
+    """Run a running campaign over its whole audience, chunk by chunk; then plan its next run.
+
+    ``zone`` is the operator's (CAMPAIGNS_TIME_ZONE): the calendar day windows count in.
+    """
     async with transaction(sessions) as session:
         campaign = await repository.get_campaign(session, campaign_id)
         if campaign is None or campaign.status not in lifecycle.LIVE:
             return Met()
-        audience = await audience_clause(session, campaign, now)
+        audience = await audience_clause(session, campaign, segments.AsOf.at(now, zone))
         run = campaign.runs + 1
     met, after = Met(run=run), ""
     while True:
@@ -84,7 +87,7 @@ async def run_batch(sessions: SessionFactory, campaign_id: str, *, now: datetime
             rows = await repository.audience_chunk(session, audience, after=after, limit=CHUNK)
             if not rows:
                 break
-            met.add(await meet(session, campaign, rows, now=now, source=source, run=run))
+            met.add(await meet(session, campaign, rows, now=now, source=source))
         after = rows[-1].msisdn
     async with transaction(sessions) as session:
         await _finish_run(session, campaign_id, run, met, now=now, source=source)
@@ -92,14 +95,16 @@ async def run_batch(sessions: SessionFactory, campaign_id: str, *, now: datetime
     return met
 
 
-async def audience_clause(session: AsyncSession, campaign: Campaign, now: datetime) -> ColumnElement[bool]:
+async def audience_clause(
+    session: AsyncSession, campaign: Campaign, as_of: segments.AsOf
+) -> ColumnElement[bool]:
     """Return the WHERE clause of a campaign's audience (everyone when it names none)."""
     tree: Any = campaign.audience
     if tree is None and campaign.segment_id is not None:
         tree = await repository.segment_tree(session, campaign.segment_id)
     if tree is None:
         return true()
-    return segments.where(segments.parse(tree, root="audience"), segments.AsOf.at(now, CALENDAR_ZONE))
+    return segments.where(segments.parse(tree, root="audience"), as_of)
 
 
 async def meet(
@@ -109,7 +114,6 @@ async def meet(
     *,
     now: datetime,
     source: str,
-    run: int,
 ) -> Met:
     """Meet customers (rows with msisdn, customer_ref, language, contact_sms, contact_call): hold
     out the control arm, contact the treatment arm, apply the campaign's contact rules to both."""
@@ -127,7 +131,7 @@ async def meet(
             met.held_out += 1
         else:
             met.targeted += 1
-            _send(session, campaign, customer, touches, run=run, source=source)
+            _send(session, campaign, customer, touches, source=source)
         members.append(_member(campaign, customer, "control" if control else "treatment", now))
     await repository.upsert_members(session, members)
     return met
@@ -147,9 +151,7 @@ def _refusal(campaign: Campaign, customer: Any, member: Any, now: datetime) -> s
     return None
 
 
-def _send(
-    session: AsyncSession, campaign: Campaign, customer: Any, touch: int, *, run: int, source: str
-) -> None:
+def _send(session: AsyncSession, campaign: Campaign, customer: Any, touch: int, *, source: str) -> None:
     """Stage the contact command for one customer of the treatment arm."""
     content: Mapping[str, str] = campaign.content
     language = customer.language if customer.language in content else next(iter(content))
@@ -231,12 +233,12 @@ async def _finish_run(
     )
 
 
-async def due_runs(sessions: SessionFactory, *, now: datetime, source: str) -> int:
+async def due_runs(sessions: SessionFactory, *, now: datetime, zone: ZoneInfo, source: str) -> int:
     """Run every live batch campaign whose next run is due; return how many ran."""
     async with transaction(sessions) as session:
         due = await repository.due_campaigns(session, now)
     for campaign_id in due:
-        await run_batch(sessions, campaign_id, now=now, source=source)
+        await run_batch(sessions, campaign_id, now=now, zone=zone, source=source)
     return len(due)
 
 
@@ -244,7 +246,7 @@ async def due_runs(sessions: SessionFactory, *, now: datetime, source: str) -> i
 
 
 async def fire_triggers(
-    session: AsyncSession, msisdn: str, subject: str, *, now: datetime, source: str
+    session: AsyncSession, msisdn: str, subject: str, *, now: datetime, zone: ZoneInfo, source: str
 ) -> Met:
     """Evaluate the live campaigns triggered by an event of this customer's (the profile already
     updated by it), in the caller's transaction: a customer who meets a campaign's condition and
@@ -257,14 +259,14 @@ async def fire_triggers(
     if customer is None:
         return met
     events = await repository.recent_events(session, msisdn, EVENT_MEMORY)
-    as_of = segments.AsOf.at(now, CALENDAR_ZONE)
+    as_of = segments.AsOf.at(now, zone)
     profile: Mapping[str, Any] = dict(customer._mapping)
     for campaign in campaigns:
         if not _fires(campaign, profile, events, as_of):
             continue
         if await _fired_lately(session, campaign, msisdn, now):
             continue
-        met.add(await meet(session, campaign, [customer], now=now, source=source, run=campaign.runs))
+        met.add(await meet(session, campaign, [customer], now=now, source=source))
     return met
 
 
@@ -306,12 +308,12 @@ async def record_outcome(
     return True
 
 
-async def run_forever(sessions: SessionFactory, *, source: str, interval_s: float) -> None:
+async def run_forever(sessions: SessionFactory, *, zone: ZoneInfo, source: str, interval_s: float) -> None:
     """Run due batch campaigns every ``interval_s`` until cancelled; a failed pass is tried again."""
     while True:
         stop_if_cancelled()  # a swallowed cancellation must not keep the loop alive
         try:
-            await due_runs(sessions, now=utcnow(), source=source)
+            await due_runs(sessions, now=utcnow(), zone=zone, source=source)
         except asyncio.CancelledError:
             raise
         except Exception:

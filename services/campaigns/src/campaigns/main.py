@@ -56,7 +56,10 @@ def lifecycle(
             platform.tasks.append(
                 asyncio.create_task(
                     execution.run_forever(
-                        platform.sessions, source=platform.source, interval_s=settings.scheduler_interval_s
+                        platform.sessions,
+                        zone=settings.zone,
+                        source=platform.source,
+                        interval_s=settings.scheduler_interval_s,
                     ),
                     name="campaign-runs",
                 )

@@ -20,15 +20,6 @@ E164 = r"^\+[1-9][0-9]{3,14}$"
 MAX_RECOMPUTE_MSISDNS = 10_000
 
 
-def _whole(value: object) -> object:
-    """Take a JSON integer as JSON Schema means it (``3`` or ``3.0``), never a string or a boolean."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("a whole number")
-    return value
-
-
 def _day(value: object) -> object:
     """Take a day as RFC 3339 writes it (2026-12-15): not a number, not another ISO 8601 form."""
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -45,7 +36,7 @@ Rate = Annotated[
     Field(ge=0, le=10_000, allow_inf_nan=False, strict=True, description="per unit beyond the allowance"),
 ]
 Allowance = Annotated[float, Field(ge=0, le=1_000_000_000, allow_inf_nan=False, strict=True)]
-SmsAllowance = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
+SmsAllowance = Annotated[int, Field(ge=0, le=2**31 - 1), WHOLE]
 Msisdn = Annotated[str, StringConstraints(pattern=E164), Field(examples=["+85291234567"])]
 Day = Annotated[date, BeforeValidator(_day)]
 """A calendar day: RFC 3339 text (``2026-12-15``) only."""
@@ -256,7 +247,7 @@ class EventTrigger(BaseModel):
     type: Literal["event"]
     subject: Literal[TRIGGER_SUBJECTS]  # type: ignore[valid-type]
     condition: Tree | None = Field(default=None, description="a segment tree over the updated profile")
-    once_per_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] = Field(
+    once_per_days: Annotated[int, Field(ge=0, le=365), WHOLE] = Field(
         default=0, description="fire at most once in so many days per customer (0: per the contact rules)"
     )
 
@@ -293,7 +284,7 @@ class Conversion(BaseModel):
     event: Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=EVENT_KIND)] = Field(
         examples=["plan.changed", "call.prefix", "payment.received"]
     )
-    within_days: Annotated[int, Field(ge=1, le=365), BeforeValidator(_whole)] = 30
+    within_days: Annotated[int, Field(ge=1, le=365), WHOLE] = 30
     absent: bool = Field(
         default=False, description="converted when no such event follows (e.g. no repeat complaint)"
     )
@@ -316,11 +307,11 @@ class CampaignFields(BaseModel):
     content: dict[Literal[LANGUAGES], Text] = Field(  # type: ignore[valid-type]
         min_length=1, description="the message by language; customers get theirs, else the first given"
     )
-    priority: Annotated[int, Field(ge=1, le=9), BeforeValidator(_whole)] = 5
-    cap_per_customer: Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole)] = Field(
+    priority: Annotated[int, Field(ge=1, le=9), WHOLE] = 5
+    cap_per_customer: Annotated[int, Field(ge=1, le=20), WHOLE] = Field(
         default=1, description="contacts per customer over the campaign's life"
     )
-    min_gap_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] = Field(
+    min_gap_days: Annotated[int, Field(ge=0, le=365), WHOLE] = Field(
         default=0, description="days between two contacts of the same customer"
     )
     control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] = Field(
@@ -347,9 +338,9 @@ class CampaignEdit(BaseModel):
     trigger: Trigger | None = None
     channel: Literal["sms", "voice_call"] | None = None
     content: dict[Literal[LANGUAGES], Text] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
-    priority: Annotated[int, Field(ge=1, le=9), BeforeValidator(_whole)] | None = None
-    cap_per_customer: Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole)] | None = None
-    min_gap_days: Annotated[int, Field(ge=0, le=365), BeforeValidator(_whole)] | None = None
+    priority: Annotated[int, Field(ge=1, le=9), WHOLE] | None = None
+    cap_per_customer: Annotated[int, Field(ge=1, le=20), WHOLE] | None = None
+    min_gap_days: Annotated[int, Field(ge=0, le=365), WHOLE] | None = None
     control_share: Annotated[float, Field(ge=0, le=0.5, strict=True, allow_inf_nan=False)] | None = None
     conversion: Conversion | None = None
     starts_at: Timestamp | None = None
