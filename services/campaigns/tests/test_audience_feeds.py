@@ -33,6 +33,7 @@ from careloop_common.events.feeds import (
     LocationUpdatedV1,
     PaymentReceivedV1,
     PlanChangedV1,
+    SubscriberLeftV1,
     SubscriberUpsertedV1,
 )
 from careloop_common.inbox import REASON_HEADER
@@ -312,6 +313,27 @@ async def test_a_change_during_a_recompute_keeps_the_subscriber_due(campaigns: C
     async with transaction(campaigns.sessions) as session:
         await audience.repository.clear_models_due(session, seen)
         assert await audience.repository.models_due(session, 10) == [(HK, 2)]
+
+
+async def test_a_customer_who_leaves_is_recorded_and_no_longer_contacted_until_the_crm_says_otherwise(
+    campaigns: Campaigns,
+) -> None:
+    await subscribed(campaigns)
+    assert await deliver(campaigns, SubscriberLeftV1(msisdn=HK, reason="ported_out", at=at(2)))
+
+    gone = await held(campaigns.sessions, HK)
+    assert gone is not None
+    assert (gone.contact_sms, gone.contact_call, gone.profile_at) == (False, False, at(2))
+    assert await past_events(campaigns.sessions, HK) == [("subscriber.left", {"reason": "ported_out"})]
+
+    # A profile older than the departure changes nothing; a newer one (they came back) does.
+    assert await deliver(campaigns, profile(at=at(1)))
+    assert (await held(campaigns.sessions, HK)).contact_sms is False  # type: ignore[union-attr]
+    assert await deliver(campaigns, profile(at=at(3)))
+    assert (await held(campaigns.sessions, HK)).contact_sms is True  # type: ignore[union-attr]
+    # The departure of someone campaigns never knew keeps nothing.
+    assert await deliver(campaigns, SubscriberLeftV1(msisdn="+85291234569", at=at(2)))
+    assert await held(campaigns.sessions, "+85291234569") is None
 
 
 # --- bad feed data --------------------------------------------------------------------------------

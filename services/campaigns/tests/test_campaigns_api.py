@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from audience import event, subscriber
 from campaign_data import Campaigns, reading
 from sqlalchemy import insert
 
+from campaigns import execution
 from campaigns.lifecycle import in_control_group
 from campaigns.models import Subscriber, SubscriberEvent
 from careloop_common.db import transaction
@@ -232,6 +233,63 @@ async def test_a_run_its_counts_and_the_evaluation_against_control(campaigns: Ca
     frequency = (await client.get("/campaigns/v1/contact-frequency", headers=reading())).json()
     assert frequency[0] == {"touches": "1", "customers": len(treatment)}
     assert [b["touches"] for b in frequency] == [*map(str, range(1, 10)), "10+"]
+
+
+async def test_the_evaluation_compares_complaints_churn_and_survey_answers(campaigns: Campaigns) -> None:
+    client = campaigns.client
+    numbers = [f"+8529300{n:04d}" for n in range(120)]
+    async with transaction(campaigns.sessions) as session:
+        await session.execute(insert(Subscriber), [subscriber(n) for n in numbers])
+    created = await draft(client, control_share=0.5, trigger={"type": "once"})
+    for status, headers in (("submitted", author()), ("approved", approver()), ("running", author())):
+        assert (await move(client, created["id"], status, headers)).status_code == 200
+    assert (await client.post(f"/campaigns/v1/campaigns/{created['id']}/runs", headers=author())).is_success
+    control = sorted(n for n in numbers if in_control_group(created["id"], n, 0.5))
+    treatment = sorted(set(numbers) - set(control))
+
+    now = datetime.now(UTC)
+    # The run met everyone before now: "after" events at now fall in the window after the start.
+    before, after, long_ago = now - timedelta(days=1), now, now - timedelta(days=400)
+    rows = (
+        [event(n, "complaint.coverage", before) for n in treatment[::4] + control[::4]]
+        + [event(n, "complaint.billing", after) for n in treatment[::8] + control[::2]]
+        + [event(n, "complaint.coverage", long_ago) for n in treatment]  # outside the window
+        + [event(n, "subscriber.left", after) for n in control[::5]]
+        + [event(n, "subscriber.left", long_ago) for n in treatment]  # before they were met
+    )
+    async with transaction(campaigns.sessions) as session:
+        await session.execute(insert(SubscriberEvent), rows)
+        for number, answer in zip(treatment, ["1", " 1 很好 ", "2", "maybe"], strict=False):
+            ref = subscriber(number)["customer_ref"]
+            assert await execution.record_answer(session, created["id"], ref, answer, now)
+        # An older reply does not replace a newer one; the control arm was never asked.
+        ref = subscriber(treatment[2])["customer_ref"]
+        assert not await execution.record_answer(session, created["id"], ref, "1", before)
+        ref = subscriber(control[0])["customer_ref"]
+        assert not await execution.record_answer(session, created["id"], ref, "1", now)
+
+    evaluation = (
+        await client.get(f"/campaigns/v1/campaigns/{created['id']}/evaluation", headers=reading())
+    ).json()
+    shares = evaluation["complaints"]
+    assert shares["window_days"] == DRAFT["conversion"]["within_days"]
+    assert shares["treatment"] == {
+        "members": len(treatment),
+        "before": pytest.approx(len(treatment[::4]) / len(treatment)),
+        "after": pytest.approx(len(treatment[::8]) / len(treatment)),
+    }
+    assert shares["control"]["after"] == pytest.approx(len(control[::2]) / len(control))
+    assert evaluation["churn"] == {
+        "treatment": {"members": len(treatment), "left": 0, "rate": 0.0},
+        "control": {"members": len(control), "left": len(control[::5]), "rate": pytest.approx(0.2, abs=0.05)},
+    }
+    assert evaluation["survey"] == {
+        "answered": 4,
+        "satisfied": 2,
+        "dissatisfied": 1,
+        "other": 1,
+        "satisfaction": pytest.approx(2 / 3),
+    }
 
 
 async def test_only_a_running_campaign_runs(campaigns: Campaigns) -> None:

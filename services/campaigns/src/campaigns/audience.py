@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import repository
 from campaigns.models import Subscriber, SubscriberEvent
-from campaigns.service import recompute_models
+from campaigns.service import SUBSCRIBER_LEFT, recompute_models
 from careloop_common.db import SessionFactory, transaction, utcnow
 from careloop_common.errors import NotFound
 from careloop_common.events import EventContract, MalformedEvent
@@ -43,6 +43,7 @@ from careloop_common.events.feeds import (
     LocationUpdatedV1,
     PaymentReceivedV1,
     PlanChangedV1,
+    SubscriberLeftV1,
     SubscriberUpsertedV1,
     period_index,
 )
@@ -163,6 +164,9 @@ async def apply_feed(session: AsyncSession, payload: EventContract, *, customer_
     """Apply one feed event to the audience (the consumer's handler calls this)."""
     if isinstance(payload, SubscriberUpsertedV1):
         await apply_profile(session, payload, customer_key=customer_key)
+        return
+    if isinstance(payload, SubscriberLeftV1):
+        await apply_departure(session, payload)
         return
     if not isinstance(payload, USAGE_FEEDS):
         raise MalformedEvent(f"campaigns-audience cannot handle {payload.event_type()}")
@@ -319,6 +323,23 @@ async def apply_plan_change(session: AsyncSession, subscriber: Subscriber, paylo
     return changed
 
 
+async def apply_departure(session: AsyncSession, payload: SubscriberLeftV1) -> None:
+    """Record that a customer left, and stop campaigns contacting them (unless the CRM has since
+    sent a newer profile: a customer who came back)."""
+    subscriber = await repository.subscriber_for_update(session, payload.msisdn)
+    if subscriber is None:
+        _count_unknown(payload)
+        return
+    await repository.add_subscriber_event(
+        session, subscriber.msisdn, SUBSCRIBER_LEFT, payload.at, {"reason": payload.reason}
+    )
+    if is_newer(payload.at, subscriber.profile_at):
+        subscriber.contact_sms = subscriber.contact_call = False
+        subscriber.profile_at = payload.at
+    subscriber.updated_at = utcnow()
+    await session.flush()
+
+
 async def apply_payment(session: AsyncSession, subscriber: Subscriber, payload: PaymentReceivedV1) -> None:
     """Record a payment and keep the latest payment time."""
     await repository.add_subscriber_event(
@@ -375,7 +396,7 @@ async def apply_call(session: AsyncSession, payload: CallDetailV1) -> None:
         await repository.add_subscriber_event(session, payload.msisdn, kind, payload.started_at, detail)
 
 
-def _count_unknown(payload: UsageFeed) -> None:
+def _count_unknown(payload: UsageFeed | SubscriberLeftV1) -> None:
     """Count (and log, number masked) a usage feed about a number that is not a subscriber."""
     UNKNOWN_SUBSCRIBER.labels(payload.subject).inc()
     log.info("feed %s about %s: not a subscriber, nothing kept", payload.subject, redact(payload.msisdn))

@@ -195,6 +195,26 @@ TEMPLATES: dict[str, Template] = {
             cap_per_customer=4,
         ),
         Template(
+            id="coverage_improved_notice",
+            kind="complaint_follow_up",
+            name="Coverage improved: tell the area's past complainers",
+            goal="Customers who complained about an area's coverage hear that it was fixed",
+            # Fires when coverage-map completes a plan; meets the area's past coverage complainers.
+            trigger={"type": "event", "subject": "coverage.plan.completed"},
+            audience={"event": "complaint.coverage", "within_days": 180},
+            content={
+                "zh-Hant": "您早前反映網絡覆蓋問題的地區已完成網絡優化，謝謝您的意見。如仍有問題請致電1000。",
+                "zh-Hans": "您之前反映网络覆盖问题的地区已完成网络优化，谢谢您的意见。如仍有问题请致电1000。",
+                "en": (
+                    "We have improved the network where you reported poor coverage. "
+                    "Thank you. Still a problem? Call 1000."
+                ),
+            },
+            conversion={"event": "complaint.coverage", "within_days": 90, "absent": True},
+            min_gap_days=30,
+            cap_per_customer=3,
+        ),
+        Template(
             id="complaint_revisit",
             kind="complaint_follow_up",
             name="Coverage complainers: a follow-up visit",

@@ -1,5 +1,6 @@
 """Handlers for other systems' events: the operator feeds that keep the audience current (and
-fire real-time campaign triggers), and the contact gateway's news of campaigns' contacts.
+fire real-time campaign triggers), the contact gateway's news of campaigns' contacts, complaints
+filed (customers' past events) and coverage plans completed (the coverage-improved notice).
 
 Each runs inside the inbox's transaction, which also records the event as processed: a redelivered
 event changes nothing twice. Feed data that does not match its contract never reaches a handler:
@@ -10,22 +11,28 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import audience, execution
+from campaigns import audience, coverage_care, execution
 from campaigns.settings import CampaignsSettings
 from careloop_common.db import utcnow
 from careloop_common.events import CloudEvent, EventContract
+from careloop_common.events.complaints import ComplaintFiledV1
 from careloop_common.events.contact import (
     MessageAcceptedV1,
     MessageDeliveredV1,
     MessageFailedV1,
     MessageSubmittedV1,
     MessageSuppressedV1,
+    ReplyReceivedV1,
 )
+from careloop_common.events.coverage import PlanCompletedV1
 from careloop_common.events.feeds import FEED_CONTRACTS
 from careloop_common.inbox import ConsumerSpec, Handler
 
 AUDIENCE = "campaigns-audience"
 CONTACT_OUTCOMES = "campaigns-contact-outcomes"
+COMPLAINTS = "campaigns-complaints"
+REPLIES = "campaigns-replies"
+COVERAGE = "campaigns-coverage"
 SOURCE = "/careloop/campaigns"
 # What each contact event means for a campaign's member.
 OUTCOMES: dict[type[EventContract], str] = {
@@ -66,6 +73,32 @@ async def on_contact_outcome(session: AsyncSession, event: CloudEvent, payload: 
     )
 
 
+async def on_reply(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+    """Keep a customer's SMS reply to a campaign (a survey's answer) on their membership."""
+    if isinstance(payload, ReplyReceivedV1) and payload.campaign_id is not None and payload.keyword is None:
+        await execution.record_answer(
+            session, payload.campaign_id, payload.customer_ref, payload.text, payload.received_at
+        )
+
+
+async def on_complaint(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+    """Record a filed complaint as its customer's past event (segments and conversion goals ask)."""
+    if isinstance(payload, ComplaintFiledV1):
+        await coverage_care.record_complaint(session, payload)
+
+
+def on_coverage(settings: CampaignsSettings) -> Handler:
+    """Build the handler that tells an area's past coverage complainers its plan was carried out."""
+
+    async def handle(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+        if isinstance(payload, PlanCompletedV1):
+            await coverage_care.tell_area_improved(
+                session, payload, now=utcnow(), zone=settings.zone, source=SOURCE
+            )
+
+    return handle
+
+
 def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
     """Return the durable consumers this service runs."""
     settings = settings or CampaignsSettings()
@@ -82,5 +115,23 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             stream="CONTACT",
             subjects=tuple(contract.subject for contract in OUTCOMES),
             handler=on_contact_outcome,
+        ),
+        ConsumerSpec(
+            durable=REPLIES,
+            stream="CONTACT",
+            subjects=(ReplyReceivedV1.subject,),
+            handler=on_reply,
+        ),
+        ConsumerSpec(
+            durable=COMPLAINTS,
+            stream="COMPLAINTS",
+            subjects=(ComplaintFiledV1.subject,),
+            handler=on_complaint,
+        ),
+        ConsumerSpec(
+            durable=COVERAGE,
+            stream="COVERAGE",
+            subjects=(PlanCompletedV1.subject,),
+            handler=on_coverage(settings),
         ),
     ]

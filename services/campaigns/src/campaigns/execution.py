@@ -252,21 +252,36 @@ async def fire_triggers(
     updated by it), in the caller's transaction: a customer who meets a campaign's condition and
     audience is met at once."""
     campaigns = await repository.live_event_campaigns(session, subject)
+    return await fire_for(session, campaigns, [msisdn], now=now, zone=zone, source=source)
+
+
+async def fire_for(
+    session: AsyncSession,
+    campaigns: Sequence[Campaign],
+    msisdns: Sequence[str],
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source: str,
+) -> Met:
+    """Meet each of these customers in each triggered campaign whose condition and audience they meet
+    now (and that has not fired for them lately), in the caller's transaction."""
     met = Met()
     if not campaigns:
         return met
-    customer = await repository.subscriber_row(session, msisdn)
-    if customer is None:
-        return met
-    events = await repository.recent_events(session, msisdn, EVENT_MEMORY)
     as_of = segments.AsOf.at(now, zone)
-    profile: Mapping[str, Any] = dict(customer._mapping)
-    for campaign in campaigns:
-        if not _fires(campaign, profile, events, as_of):
+    for msisdn in msisdns:
+        customer = await repository.subscriber_row(session, msisdn)
+        if customer is None:
             continue
-        if await _fired_lately(session, campaign, msisdn, now):
-            continue
-        met.add(await meet(session, campaign, [customer], now=now, source=source))
+        events = await repository.recent_events(session, msisdn, EVENT_MEMORY)
+        profile: Mapping[str, Any] = dict(customer._mapping)
+        for campaign in campaigns:
+            if not _fires(campaign, profile, events, as_of):
+                continue
+            if await _fired_lately(session, campaign, msisdn, now):
+                continue
+            met.add(await meet(session, campaign, [customer], now=now, source=source))
     return met
 
 
@@ -305,6 +320,20 @@ async def record_outcome(
     if OUTCOME_RANK[outcome] <= OUTCOME_RANK.get(member.outcome, 0):
         return False
     await repository.set_member_outcome(session, campaign_id, member.msisdn, outcome, reason)
+    return True
+
+
+async def record_answer(
+    session: AsyncSession, campaign_id: str, customer_ref: str, text: str, at: datetime
+) -> bool:
+    """Keep a treatment member's SMS reply to the campaign (a survey's answer); a later reply replaces
+    an earlier one, never the reverse."""
+    member = await repository.member_by_ref(session, campaign_id, customer_ref)
+    if member is None or member.arm != "treatment":
+        return False
+    if member.answered_at is not None and member.answered_at >= at:
+        return False
+    await repository.set_member_answer(session, campaign_id, member.msisdn, text.strip()[:160], at)
     return True
 
 

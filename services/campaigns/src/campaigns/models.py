@@ -141,7 +141,10 @@ class SubscriberEvent(SQLModel, table=True):
     """A past event of a customer that segments can ask about (a complaint, a plan change, …)."""
 
     __tablename__ = "subscriber_event"
-    __table_args__ = (Index("ix_subscriber_event_lookup", "msisdn", "kind", "at"),)
+    __table_args__ = (
+        Index("ix_subscriber_event_lookup", "msisdn", "kind", "at"),
+        Index("ix_subscriber_event_kind_at", "kind", "at"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
     msisdn: str = Field(sa_column=Column(String(16), nullable=False))
@@ -257,6 +260,9 @@ class CampaignMember(SQLModel, table=True):
     # The end of the conversion window (first_at + the goal's days): an event of the goal's kind
     # between first_at and this converts the customer. Kept so the query needs no date arithmetic.
     conversion_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The customer's latest SMS reply to the campaign (a survey's answer: "1" satisfied, "2" not).
+    answer: str | None = Field(default=None, sa_column=Column(String(160)))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class ModelDue(SQLModel, table=True):

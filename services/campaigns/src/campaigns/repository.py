@@ -8,7 +8,7 @@ the outputs go back as one executemany UPDATE per chunk: no ORM object is built 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -360,7 +360,7 @@ async def member_by_ref(session: AsyncSession, campaign_id: str, customer_ref: s
     """Return a campaign's member by the customer's pseudonym (what contact events carry)."""
     return (
         await session.execute(
-            sa.select(MEMBER.c.msisdn, MEMBER.c.arm, MEMBER.c.outcome).where(
+            sa.select(MEMBER.c.msisdn, MEMBER.c.arm, MEMBER.c.outcome, MEMBER.c.answered_at).where(
                 MEMBER.c.campaign_id == campaign_id, MEMBER.c.customer_ref == customer_ref
             )
         )
@@ -414,6 +414,72 @@ async def conversions(
         .group_by(MEMBER.c.arm)
     )
     return {arm: (int(members), int(won)) for arm, members, won in rows}
+
+
+async def campaign_start(session: AsyncSession, campaign_id: str) -> datetime | None:
+    """Return when a campaign met its first customer (None before it met anyone)."""
+    query = sa.select(sa.func.min(MEMBER.c.first_at)).where(MEMBER.c.campaign_id == campaign_id)
+    value = (await session.execute(query)).scalar()
+    return value if isinstance(value, datetime) else None
+
+
+def _event_between(kinds: sa.ColumnElement[bool], low: Any, high: Any) -> sa.Exists:
+    """Return whether the member has an event of these kinds at or after low and before high."""
+    return sa.exists().where(
+        EVENTS.c.msisdn == MEMBER.c.msisdn, kinds, EVENTS.c.at >= low, EVENTS.c.at < high
+    )
+
+
+async def complaint_shares(
+    session: AsyncSession, campaign_id: str, start: datetime, window: timedelta, now: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """Return (members, complained before, complained after) per arm: members with a complaint in
+    the window before the campaign started, and in the window after it (up to now)."""
+    complaint = EVENTS.c.kind.like("complaint.%")
+    before = _event_between(complaint, start - window, start)
+    after = _event_between(complaint, start, min(start + window, now))
+    rows = await session.execute(
+        sa.select(
+            MEMBER.c.arm, sa.func.count(), sa.func.count().filter(before), sa.func.count().filter(after)
+        )
+        .where(MEMBER.c.campaign_id == campaign_id)
+        .group_by(MEMBER.c.arm)
+    )
+    return {arm: (int(n), int(b), int(a)) for arm, n, b, a in rows}
+
+
+async def departures(session: AsyncSession, campaign_id: str, kind: str) -> dict[str, tuple[int, int]]:
+    """Return (members, left) per arm: members with a departure event since they were met."""
+    left = sa.exists().where(
+        EVENTS.c.msisdn == MEMBER.c.msisdn, EVENTS.c.kind == kind, EVENTS.c.at >= MEMBER.c.first_at
+    )
+    rows = await session.execute(
+        sa.select(MEMBER.c.arm, sa.func.count(), sa.func.count().filter(left))
+        .where(MEMBER.c.campaign_id == campaign_id)
+        .group_by(MEMBER.c.arm)
+    )
+    return {arm: (int(n), int(gone)) for arm, n, gone in rows}
+
+
+async def answers(session: AsyncSession, campaign_id: str) -> list[tuple[str, int]]:
+    """Return each distinct answer the treatment arm gave the campaign, with how many gave it."""
+    rows = await session.execute(
+        sa.select(MEMBER.c.answer, sa.func.count())
+        .where(MEMBER.c.campaign_id == campaign_id, MEMBER.c.arm == "treatment", MEMBER.c.answer.is_not(None))
+        .group_by(MEMBER.c.answer)
+    )
+    return [(str(answer), int(n)) for answer, n in rows]
+
+
+async def set_member_answer(
+    session: AsyncSession, campaign_id: str, msisdn: str, answer: str, at: datetime
+) -> None:
+    """Keep a member's reply to the campaign."""
+    await session.execute(
+        MEMBER.update()
+        .where(MEMBER.c.campaign_id == campaign_id, MEMBER.c.msisdn == msisdn)
+        .values(answer=answer, answered_at=at)
+    )
 
 
 async def contact_frequency(session: AsyncSession) -> dict[int, int]:
@@ -521,3 +587,16 @@ async def update_import_job(session: AsyncSession, job_id: str, values: Mapping[
 async def import_jobs_with_status(session: AsyncSession, status: str) -> list[ImportJob]:
     """Return the import jobs in a status."""
     return list(await session.scalars(select(ImportJob).where(col(ImportJob.status) == status)))
+
+
+async def msisdn_by_ref(session: AsyncSession, customer_ref: str) -> str | None:
+    """Return the number of the subscriber with this pseudonym (what other services name them by)."""
+    query = sa.select(SUBSCRIBER.c.msisdn).where(SUBSCRIBER.c.customer_ref == customer_ref).limit(1)
+    value = (await session.execute(query)).scalar()
+    return None if value is None else str(value)
+
+
+async def events_of_kind(session: AsyncSession, kind: str, since: datetime) -> Rows:
+    """Return (msisdn, detail) of every subscriber event of a kind since a moment."""
+    query = sa.select(EVENTS.c.msisdn, EVENTS.c.detail).where(EVENTS.c.kind == kind, EVENTS.c.at >= since)
+    return cast(Rows, (await session.execute(query)).all())

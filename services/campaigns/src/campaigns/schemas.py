@@ -491,8 +491,51 @@ class ArmResult(BaseModel):
     rate: float | None
 
 
+class ArmComplaints(BaseModel):
+    """One arm's share of members who complained, before and after the campaign started."""
+
+    members: int
+    before: float | None = Field(description="share with a complaint in the window before the start")
+    after: float | None = Field(description="share with a complaint in the window after it (so far)")
+
+
+class ComplaintShares(BaseModel):
+    """Complaint share before and after, per arm: did care make customers complain less?"""
+
+    window_days: int
+    started_at: datetime | None = Field(description="when the campaign met its first customer")
+    treatment: ArmComplaints
+    control: ArmComplaints
+
+
+class ArmChurn(BaseModel):
+    """One arm's members who left the operator since they were met."""
+
+    members: int
+    left: int
+    rate: float | None
+
+
+class Churn(BaseModel):
+    """Churn of the targeted (treatment) against the not targeted (control)."""
+
+    treatment: ArmChurn
+    control: ArmChurn
+
+
+class SurveyResult(BaseModel):
+    """What the treatment arm answered by SMS: "1…" satisfied, "2…" not, anything else other."""
+
+    answered: int
+    satisfied: int
+    dissatisfied: int
+    other: int
+    satisfaction: float | None = Field(description="satisfied / (satisfied + dissatisfied)")
+
+
 class Evaluation(BaseModel):
-    """Treatment against control: conversion, uplift and its confidence interval."""
+    """Treatment against control: conversion, uplift and its confidence interval; complaint share
+    before and after, churn, and survey satisfaction."""
 
     conversion: Conversion
     treatment: ArmResult
@@ -502,6 +545,9 @@ class Evaluation(BaseModel):
     uplift_low: float | None
     uplift_high: float | None
     significant: bool | None = Field(description="whether the interval excludes zero")
+    complaints: ComplaintShares
+    churn: Churn
+    survey: SurveyResult
 
 
 class FrequencyBucket(BaseModel):

@@ -12,7 +12,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -23,11 +23,15 @@ from campaigns import catalogue, lifecycle, repository, scoring, segments
 from campaigns.models import LIFECYCLE_STAGES, Campaign, ModelRun, Plan, Segment, Subscriber
 from campaigns.repository import MODEL_INPUT_COLUMNS
 from campaigns.schemas import (
+    ArmChurn,
+    ArmComplaints,
     ArmResult,
     CampaignCounts,
     CampaignCreate,
     CampaignEdit,
     CampaignMove,
+    Churn,
+    ComplaintShares,
     Conversion,
     Evaluation,
     EventTrigger,
@@ -38,6 +42,7 @@ from campaigns.schemas import (
     SegmentPreview,
     SegmentPreviewRequest,
     SegmentUpdate,
+    SurveyResult,
 )
 from campaigns.scoring import Catalogue, ModelOutputs, ModelParams, SubscriberColumns
 from careloop_common.auth import Principal
@@ -575,6 +580,8 @@ def _announce(
 
 # ── monitoring and evaluation ───────────────────────────────────────────────────────────────────────
 
+# The past event a customer's leaving is recorded as (audience.py records it from the CRM feed).
+SUBSCRIBER_LEFT = "subscriber.left"
 Z_95 = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
 
 
@@ -628,11 +635,63 @@ async def evaluate(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         uplift_low=low,
         uplift_high=high,
         significant=None if low is None or high is None else (low > 0 or high < 0),
+        complaints=await _complaint_shares(session, campaign.id, goal.within_days, now),
+        churn=await _churn(session, campaign.id),
+        survey=survey_result(await repository.answers(session, campaign.id)),
     )
 
 
 def _arm(members: int, converted: int) -> ArmResult:
     return ArmResult(members=members, converted=converted, rate=converted / members if members else None)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+async def _complaint_shares(
+    session: AsyncSession, campaign_id: str, window_days: int, now: datetime
+) -> ComplaintShares:
+    """Return each arm's complaint share in the goal's window before and after the campaign started."""
+    start = await repository.campaign_start(session, campaign_id)
+    arms = (
+        await repository.complaint_shares(session, campaign_id, start, timedelta(days=window_days), now)
+        if start is not None
+        else {}
+    )
+
+    def arm(name: str) -> ArmComplaints:
+        members, before, after = arms.get(name, (0, 0, 0))
+        return ArmComplaints(members=members, before=_share(before, members), after=_share(after, members))
+
+    return ComplaintShares(
+        window_days=window_days, started_at=start, treatment=arm("treatment"), control=arm("control")
+    )
+
+
+async def _churn(session: AsyncSession, campaign_id: str) -> Churn:
+    """Return each arm's members who left the operator since they were met."""
+    arms = await repository.departures(session, campaign_id, SUBSCRIBER_LEFT)
+
+    def arm(name: str) -> ArmChurn:
+        members, left = arms.get(name, (0, 0))
+        return ArmChurn(members=members, left=left, rate=_share(left, members))
+
+    return Churn(treatment=arm("treatment"), control=arm("control"))
+
+
+def survey_result(answers: list[tuple[str, int]]) -> SurveyResult:
+    """Sort SMS answers into satisfied ("1…"), dissatisfied ("2…") and other, as the survey asks."""
+    satisfied = sum(n for answer, n in answers if answer.startswith("1"))
+    dissatisfied = sum(n for answer, n in answers if answer.startswith("2"))
+    answered = sum(n for _, n in answers)
+    return SurveyResult(
+        answered=answered,
+        satisfied=satisfied,
+        dissatisfied=dissatisfied,
+        other=answered - satisfied - dissatisfied,
+        satisfaction=_share(satisfied, satisfied + dissatisfied),
+    )
 
 
 def frequency_buckets(counts: dict[int, int], top: int = 10) -> list[FrequencyBucket]:

@@ -173,6 +173,10 @@ async def file_complaint(
             channel=complaint.channel,
             filed_at=now,
             follow_up=complaint.follow_up,
+            customer_ref=customer_ref(complaint.msisdn, customer_key),
+            lat=complaint.lat,
+            lng=complaint.lng,
+            area_id=complaint.area_id,
         ),
         source,
     )

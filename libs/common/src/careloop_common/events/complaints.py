@@ -23,6 +23,12 @@ class ComplaintFiledV1(EventContract):
     channel: str
     filed_at: datetime
     follow_up: bool = False
+    # Where and who, for services that care about the customer afterwards (campaigns' coverage-
+    # improved notice and revisit surveys): a pseudonym, never the number; absent on old events.
+    customer_ref: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    area_id: str | None = None
 
 
 @contract

@@ -95,6 +95,18 @@ class SubscriberUpsertedV1(EventContract):
     at: AwareDatetime
 
 
+@contract
+class SubscriberLeftV1(EventContract):
+    """The subscriber left the operator: the number was ported out or the contract cancelled."""
+
+    subject = "feeds.crm.subscriber_left"
+    version = 1
+
+    msisdn: MSISDN
+    reason: Literal["ported_out", "cancelled", "other"] = "other"
+    at: AwareDatetime
+
+
 # --- billing (BSS) ----------------------------------------------------------------------------
 
 
@@ -225,6 +237,7 @@ class CallDetailV1(EventContract):
 
 FEED_CONTRACTS: tuple[type[EventContract], ...] = (
     SubscriberUpsertedV1,
+    SubscriberLeftV1,
     BalanceChangedV1,
     BillIssuedV1,
     PaymentReceivedV1,
