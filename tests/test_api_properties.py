@@ -104,6 +104,9 @@ class Target:
     public_paths: frozenset[str] = field(default_factory=lambda: frozenset({"/healthz", "/readyz"}))
     max_examples: int = MAX_EXAMPLES
     backends: Literal["all", "sqlite"] = "all"
+    # Without credentials every operation outside public_paths stops at the door (401), so a few
+    # requests per operation prove it; public operations get the admin's number of examples.
+    anonymous_examples: int = 10
 
 
 def admin_principal() -> dict[str, str]:
@@ -180,6 +183,7 @@ TARGETS = [
         # examples on SQLite prove the door (auth, proxying, its own routes) without redoing that.
         max_examples=15,
         backends="sqlite",
+        anonymous_examples=3,
     ),
 ]
 
@@ -221,7 +225,9 @@ HOSTILE_INTEGERS = [2**31 - 1, 2**31, 2**63 - 1, 2**63, -(2**63) - 1, 2**64]
 HOSTILE_PROBABILITY = 0.15
 
 
-def fuzz_config(openapi: dict[str, Any], max_examples: int = MAX_EXAMPLES) -> schemathesis.Config:
+def fuzz_config(
+    openapi: dict[str, Any], max_examples: int = MAX_EXAMPLES, *, boundaries: bool = True
+) -> schemathesis.Config:
     """Return how schemathesis generates requests for this API.
 
     Explicit, so no schemathesis.toml elsewhere changes what runs, and reproducible: derandomized, no
@@ -230,6 +236,8 @@ def fuzz_config(openapi: dict[str, Any], max_examples: int = MAX_EXAMPLES) -> sc
     that break databases rather than validation) wherever the schema allows one, and in invalid
     requests wherever it does not; random text and numbers seldom hit those in a few dozen tries.
     Schemathesis binds such values by name only, so every name is read from the OpenAPI here.
+    ``boundaries`` runs the coverage phase (boundary values derived from the schema); a caller
+    refused at the door never reaches the validation those probe.
     """
     hostile = {"dictionary": "hostile-values", "probability": HOSTILE_PROBABILITY}
     return schemathesis.Config.from_dict(
@@ -237,7 +245,7 @@ def fuzz_config(openapi: dict[str, Any], max_examples: int = MAX_EXAMPLES) -> sc
             "generation": {"deterministic": True, "database": "none", "max-examples": max_examples},
             "dictionaries": {"hostile-values": {"values": [*HOSTILE_STRINGS, *HOSTILE_INTEGERS]}},
             "parameters": dict.fromkeys(input_names(openapi), hostile),
-            "phases": {"stateful": {"enabled": False}},
+            "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": boundaries}},
         }
     )
 
@@ -473,12 +481,28 @@ def operation_tests(
             yield operation.label, test
 
 
+def with_paths(openapi: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
+    """Return the OpenAPI document with only the paths ``keep`` says yes to."""
+    return {**openapi, "paths": {path: item for path, item in openapi.get("paths", {}).items() if keep(path)}}
+
+
 def fuzz(endpoint: Endpoint, target: Target, caller: Caller, subtests: pytest.Subtests) -> None:
-    """Send every operation of the target's OpenAPI generated requests as ``caller``; check every answer."""
+    """Send every operation of the target's OpenAPI generated requests as ``caller``; check every answer.
+
+    An anonymous caller is refused at the door outside the public paths, before any validation, so
+    there a few requests per operation prove the door; public operations get the admin's share.
+    """
     url = f"{endpoint.base_url}{target.schema_path}"
     openapi = httpx.get(url, timeout=30).raise_for_status().json()
-    schema = schemathesis.openapi.from_dict(openapi, config=fuzz_config(openapi, target.max_examples))
     checks = checks_for(caller, target)
+    if caller == "admin":
+        runs = [(openapi, target.max_examples, True)]
+    else:
+        public = target.public_paths
+        runs = [
+            (with_paths(openapi, lambda path: path in public), target.max_examples, True),
+            (with_paths(openapi, lambda path: path not in public), target.anonymous_examples, False),
+        ]
 
     def check_case(case: Case[Any]) -> None:
         # The services document the gateway's principal header as their security scheme, so
@@ -496,13 +520,18 @@ def fuzz(endpoint: Endpoint, target: Target, caller: Caller, subtests: pytest.Su
         case.validate_response(response, checks=checks, headers=headers)
 
     labels = []
-    for label, test in operation_tests(schema, check_case):
-        labels.append(label)
-        with subtests.test(msg=label):
-            try:
-                test()
-            except FailureGroup as exc:
-                raise as_reported_failure(exc) from None
+    for document, examples, boundaries in runs:
+        if not document["paths"]:
+            continue
+        config = fuzz_config(document, examples, boundaries=boundaries)
+        schema = schemathesis.openapi.from_dict(document, config=config)
+        for label, test in operation_tests(schema, check_case):
+            labels.append(label)
+            with subtests.test(msg=label):
+                try:
+                    test()
+                except FailureGroup as exc:
+                    raise as_reported_failure(exc) from None
     assert labels, f"{url} documents no operation"
 
 
