@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +20,11 @@ from campaigns.cli import app as campaigns_cli
 from careloop_common.events.envelope import CloudEvent, decode_payload
 from careloop_common.events.feeds import CallDetailV1, LocationUpdatedV1
 from careloop_common.launcher.cli import app as careloop_cli
+from careloop_common.natsserver import free_port
 from careloop_common.simulate import population, send, streams
+from careloop_common.testing import LiveServer, service_settings
+from gateway.main import create_app as gateway_app
+from gateway.settings import GatewaySettings
 
 runner = CliRunner()
 
@@ -184,6 +189,67 @@ def test_the_plan_catalogue_file_is_the_demo_catalogue(tmp_path: Path) -> None:
     assert any(not terms["active"] for terms in catalogue.values())  # one retired plan
 
 
+async def read_feeds(nats_url: str, count: int) -> list[CloudEvent]:
+    """Read ``count`` events from the FEEDS stream, oldest first, each on its own subject."""
+    connection = await nats.connect(nats_url)
+    try:
+        subscription = await connection.jetstream().pull_subscribe("feeds.>", durable=None, stream="FEEDS")
+        received: list[CloudEvent] = []
+        while len(received) < count:
+            for message in await subscription.fetch(min(100, count - len(received)), timeout=5):
+                received.append(CloudEvent.from_json(message.data))
+                assert message.subject == received[-1].nats_subject()
+                await message.ack()
+        return received
+    finally:
+        await connection.close()
+
+
+async def test_feeds_posted_to_the_gateway_are_stored_once_on_feeds(sqlite_url: str, nats_url: str) -> None:
+    admin_key = "test-admin-key-with-enough-entropy-0001"
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    settings = service_settings(
+        GatewaySettings,
+        sqlite_url,
+        nats_url,
+        admin_api_key=admin_key,
+        complaints_url=nowhere,
+        coverage_map_url=nowhere,
+        campaigns_url=nowhere,
+        contact_gateway_url=nowhere,
+        web_url=nowhere,
+    )
+    people = population.population(100, seed=17)
+    async with LiveServer(gateway_app(settings)) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url) as client:
+            made = await client.post(
+                "/gateway/v1/api-keys",
+                headers={"Authorization": f"Bearer {admin_key}"},
+                json={"name": "bss", "scopes": ["feeds:write"]},
+            )
+        assert made.status_code == 201, made.text
+        key = made.json()["token"]
+        for _ in range(2):  # the second run sends the same events: stored once
+            sent = await send.to_feeds_api(
+                gateway.url,
+                key,
+                streams.FeedStream(people, seed=17, rate=1_000),
+                rate=10_000,
+                count=700,
+                duration_s=60,
+            )
+            assert (sent.sent, sent.failed) == (700, 0)
+    received = await read_feeds(nats_url, 700)
+    model = streams.FeedStream(people, seed=17, rate=1_000)
+    assert [event.id for event in received] == [model.next_event().id for _ in range(700)]
+    connection = await nats.connect(nats_url)
+    try:
+        info = await connection.jetstream().stream_info("FEEDS")
+    finally:
+        await connection.close()
+    assert info.state.messages == 700
+
+
 async def test_feeds_published_to_nats_arrive_on_the_feeds_stream_as_valid_events(nats_url: str) -> None:
     people = population.population(200, seed=13)
     model = streams.FeedStream(people, seed=13, rate=1_000)
@@ -194,17 +260,7 @@ async def test_feeds_published_to_nats_arrive_on_the_feeds_stream_as_valid_event
     )
 
     assert (sent.sent, sent.failed) == (300, 0)
-    connection = await nats.connect(nats_url)
-    try:
-        subscription = await connection.jetstream().pull_subscribe("feeds.>", durable=None, stream="FEEDS")
-        received: list[CloudEvent] = []
-        while len(received) < 300:
-            for message in await subscription.fetch(100, timeout=5):
-                received.append(CloudEvent.from_json(message.data))
-                assert message.subject == received[-1].nats_subject()
-                await message.ack()
-    finally:
-        await connection.close()
+    received = await read_feeds(nats_url, 300)
     assert [event.id for event in received] == [event.id for event in expected]
     for event in received:
         decode_payload(event)  # raises if the payload does not match its contract
