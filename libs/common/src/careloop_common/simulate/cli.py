@@ -86,7 +86,11 @@ def subscribers(
     """Write subscribers in the bulk-import layout (``careloop campaigns import FILE`` reads it)."""
     started = time.perf_counter()
     writer = population.write_parquet if file.suffix.lower() == ".parquet" else population.write_csv
-    written = writer(file, population.audience_rows(rows, seed=seed, mainland_share=mainland_share))
+    try:
+        written = writer(file, population.audience_rows(rows, seed=seed, mainland_share=mainland_share))
+    except ImportError:  # pyarrow comes with campaigns, not with careloop_common itself
+        console.print("[bold red]Parquet needs pyarrow[/] (installed with careloop-campaigns); write .csv")
+        raise typer.Exit(2) from None
     console.print(f"wrote {written:,} subscribers to {file} in {time.perf_counter() - started:.1f} s")
     if contacts is not None:
         people = population.population(rows, seed=seed, mainland_share=mainland_share)
