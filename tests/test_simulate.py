@@ -23,6 +23,8 @@ from careloop_common.launcher.cli import app as careloop_cli
 from careloop_common.natsserver import free_port
 from careloop_common.simulate import population, send, streams
 from careloop_common.testing import LiveServer, service_settings
+from complaints.main import create_app as complaints_app
+from complaints.settings import ComplaintsSettings
 from gateway.main import create_app as gateway_app
 from gateway.settings import GatewaySettings
 
@@ -248,6 +250,52 @@ async def test_feeds_posted_to_the_gateway_are_stored_once_on_feeds(sqlite_url: 
     finally:
         await connection.close()
     assert info.state.messages == 700
+
+
+async def test_complaints_filed_through_the_gateway_are_filed_once(sqlite_url: str, nats_url: str) -> None:
+    admin_key = "test-admin-key-with-enough-entropy-0002"
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    complaints_db = sqlite_url.replace("test.db", "complaints.db")
+    people = population.population(100, seed=19)
+    complaints = complaints_app(
+        service_settings(ComplaintsSettings, complaints_db, nats_url, coverage_url=nowhere)
+    )
+    async with LiveServer(complaints) as filed_at:
+        settings = service_settings(
+            GatewaySettings,
+            sqlite_url,
+            nats_url,
+            admin_api_key=admin_key,
+            complaints_url=filed_at.url,
+            coverage_map_url=nowhere,
+            campaigns_url=nowhere,
+            contact_gateway_url=nowhere,
+            web_url=nowhere,
+        )
+        async with LiveServer(gateway_app(settings)) as gateway:
+            for _ in range(2):  # the same seed again: every Idempotency-Key repeats, nothing is filed twice
+                sent = await send.to_complaints_api(
+                    gateway.url,
+                    admin_key,
+                    streams.ComplaintStream(people, seed=19),
+                    rate=1_000,
+                    count=25,
+                    duration_s=60,
+                    key_prefix="simulate-19",
+                )
+                assert (sent.sent, sent.failed) == (25, 0), sent.problems
+            async with httpx.AsyncClient(base_url=gateway.url) as client:
+                page = await client.get(
+                    "/complaints/v1/complaints",
+                    params={"limit": 100},
+                    headers={"Authorization": f"Bearer {admin_key}"},
+                )
+    assert page.status_code == 200, page.text
+    assert page.json()["total"] == 25
+    model = streams.ComplaintStream(people, seed=19)
+    assert {c["msisdn"] for c in page.json()["items"]} == {
+        model.next_complaint()["msisdn"] for _ in range(25)
+    }
 
 
 async def test_feeds_published_to_nats_arrive_on_the_feeds_stream_as_valid_events(nats_url: str) -> None:
