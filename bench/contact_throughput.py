@@ -216,9 +216,14 @@ def main(
     keep_dir: Annotated[
         Path | None, typer.Option(help="run the gateway in this directory and keep its database and log")
     ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write the report here")] = None,
 ) -> None:
     """Measure and print the report as JSON."""
-    print(json.dumps(asyncio.run(run(messages, window, keep_dir)), indent=2))
+    report = json.dumps(asyncio.run(run(messages, window, keep_dir)), indent=2)
+    print(report)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(report + "\n")
 
 
 if __name__ == "__main__":

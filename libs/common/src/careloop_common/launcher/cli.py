@@ -18,12 +18,14 @@ from careloop_common.launcher.demo import DEMO_PASSWORD, DEMO_USERS, DemoDataErr
 from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, STAND_INS, Part, part_named
 from careloop_common.launcher.supervisor import LaunchError, Supervisor, child_env, install_stop_signals
 from careloop_common.settings import ServiceSettings, careloop_home, stored_secret
+from careloop_common.simulate.cli import app as simulate_app
 
 app = typer.Typer(
     help="careloop: open customer care for mobile operators.", no_args_is_help=True, add_completion=False
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(simulate_app, name="simulate")
 console = Console(highlight=False)
 
 HomeOption = Annotated[

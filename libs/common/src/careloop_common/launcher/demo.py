@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -10,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from careloop_common.simulate import population as demo
 
 AUDIENCE_IMPORT_TIMEOUT_S = 180.0
 
@@ -129,10 +130,8 @@ def _file_complaints(client: httpx.Client) -> int:
 def _load_audience(client: httpx.Client) -> tuple[int, int]:
     """Put the demo plan catalogue and import the generated audience as a file; return the counts.
 
-    The rows come from ``campaigns.demo`` (seeded, so every demo has the same subscribers), found by
-    name: the launcher imports no service code of its own accord.
+    The rows come from the shared simulator (seeded, so every demo has the same subscribers).
     """
-    demo = importlib.import_module("campaigns.demo")
     for plan_id, terms in demo.DEMO_PLANS.items():
         response = client.put(f"/campaigns/v1/plans/{plan_id}", json=terms)
         if response.status_code not in (200, 201):
