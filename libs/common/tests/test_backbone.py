@@ -89,8 +89,10 @@ class Harness:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    def start_consumer(self, handler: object = None, max_deliver: int = 3) -> ConsumerRunner:
-        """Start the durable consumer."""
+    def start_consumer(
+        self, handler: object = None, max_deliver: int = 3, *, together: bool = False
+    ) -> ConsumerRunner:
+        """Start the durable consumer (``together``: a fetched batch in one transaction)."""
         spec = ConsumerSpec(
             durable=self.durable,
             stream="COMPLAINTS",
@@ -98,6 +100,7 @@ class Harness:
             handler=handler or apply_entry,
             max_deliver=max_deliver,
             ack_wait_s=2.0,
+            together=together,
         )
         runner = ConsumerRunner(spec, sessions=self.consumer, bus=self.consumer_bus)
         self.tasks["consumer"] = asyncio.create_task(runner.run())
@@ -303,6 +306,58 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
     rows = await all_applied(harness, 2)
     assert [n for _, n in rows] == [12, 14]
     assert calls == [13, 13, 13]  # failed effects rolled back each time: no partial write
+
+
+async def published(harness: Harness, count: int) -> None:
+    """Wait until the relay has published every outbox row (so a consumer fetches them as a batch)."""
+
+    async def relayed() -> bool:
+        return await harness.unsent() == 0
+
+    await wait_until(relayed, message=f"{count} events published")
+
+
+async def test_a_batch_applied_together_has_each_effect_once(harness: Harness) -> None:
+    ids = await harness.post(*range(40))
+    event = new_event(LedgerPostedV1(n=99), source="/test")
+    for attempt in range(3):  # the same event id three times, within the same batch
+        await harness.producer_bus.js.publish(
+            LedgerPostedV1.subject, event.to_json(), headers={"Nats-Msg-Id": f"{event.id}-{attempt}"}
+        )
+    await harness.producer_bus.js.publish(LedgerPostedV1.subject, b"{not json")
+    harness.start_relay()
+    await published(harness, 40)
+    harness.start_consumer(together=True)
+
+    await all_applied(harness, 41)
+    await asyncio.sleep(0.3)
+    rows = await harness.applied()
+    assert sorted(rows) == sorted([(i, n) for n, i in enumerate(ids)] + [(event.id, 99)])
+    letters = await dead_letters(harness, 1)
+    assert letters[0][0] == b"{not json"
+
+
+async def test_a_failing_event_in_a_batch_leaves_the_rest_applied_once(harness: Harness) -> None:
+    calls: list[int] = []
+
+    async def flaky(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+        assert isinstance(payload, LedgerPostedV1)
+        if payload.n == 13:
+            calls.append(payload.n)
+            raise RuntimeError("unlucky number")
+        await apply_entry(session, event, payload)
+
+    await harness.post(*range(10, 20))
+    harness.start_relay()
+    await published(harness, 10)
+    harness.start_consumer(handler=flaky, max_deliver=3, together=True)
+
+    letters = await dead_letters(harness, 1)
+    assert "handler failed 3 times: RuntimeError: unlucky number" in letters[0][1]
+    rows = await all_applied(harness, 9)
+    assert sorted(n for _, n in rows) == [n for n in range(10, 20) if n != 13]
+    # Once in the batch (rolled back whole), then three times on its own.
+    assert calls == [13, 13, 13, 13]
 
 
 async def dead_letters(h: Harness, count: int) -> list[tuple[bytes, str]]:

@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy import Column, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus, dead_letter_subject
 from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
@@ -56,6 +56,9 @@ class ConsumerSpec:
     max_deliver: int = 5
     ack_wait_s: float = 30.0
     batch: int = 64
+    # Apply each fetched batch in one transaction (one commit for up to ``batch`` events), for
+    # high-rate streams; any failure in it rolls the batch back and applies its events one by one.
+    together: bool = False
 
     def __post_init__(self) -> None:
         """Refuse durable names JetStream would reject."""
@@ -91,6 +94,9 @@ class ConsumerRunner:
                     try:
                         messages = await subscription.fetch(self.spec.batch, timeout=1.0)
                     except TimeoutError:
+                        continue
+                    if self.spec.together and len(messages) > 1:
+                        await self.handle_together(messages)
                         continue
                     for message in messages:
                         await self.handle(message)
@@ -134,6 +140,61 @@ class ConsumerRunner:
                 return
         CONSUMED.labels(self.spec.durable, "applied" if applied else "duplicate").inc()
         await _quietly(message.ack())
+
+    async def handle_together(self, messages: list[Msg]) -> None:
+        """Apply a batch of messages in one transaction, then acknowledge them; if anything in it
+        fails, nothing of it is kept and each message is handled on its own (retried or parked)."""
+        decoded: list[tuple[Msg, CloudEvent, EventContract]] = []
+        for message in messages:
+            try:
+                event = CloudEvent.from_json(message.data)
+                decoded.append((message, event, decode_payload(event)))
+            except MalformedEvent as exc:
+                await self._dead_letter(message, str(exc))
+        with tracer.start_as_current_span(
+            f"{self.spec.stream} batch process", kind=trace.SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.consumer.group.name", self.spec.durable)
+            span.set_attribute("messaging.batch.message_count", len(decoded))
+            try:
+                applied = await self.apply_together([(event, payload) for _, event, payload in decoded])
+            except Exception as exc:
+                log.info(
+                    "consumer %s: a batch failed (%s); applying its events one by one", self.spec.durable, exc
+                )
+                for message, _, _ in decoded:
+                    await self.handle(message)
+                return
+        for (message, _, _), was_applied in zip(decoded, applied, strict=True):
+            CONSUMED.labels(self.spec.durable, "applied" if was_applied else "duplicate").inc()
+            await _quietly(message.ack())
+
+    async def apply_together(self, events: list[tuple[CloudEvent, EventContract]]) -> list[bool]:
+        """Run the handler for each event not applied before and record their ids, all in one
+        transaction; return, per event, whether it was applied now (False: a duplicate)."""
+        async with transaction(self.sessions) as session:
+            ids = [event.id for event, _ in events]
+            done = set(
+                await session.scalars(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.spec.durable,
+                        col(ProcessedEvent.event_id).in_(ids),
+                    )
+                )
+            )
+            applied = []
+            for event, payload in events:
+                if event.id in done:
+                    applied.append(False)
+                    continue
+                done.add(event.id)  # the same event twice in one batch applies once
+                session.add(
+                    ProcessedEvent(consumer=self.spec.durable, event_id=event.id, processed_at=utcnow())
+                )
+                await self.spec.handler(session, event, payload)
+                applied.append(True)
+        return applied
 
     async def apply(self, event: CloudEvent, payload: EventContract) -> bool:
         """Run the handler and record the event id in one transaction; False if already applied."""

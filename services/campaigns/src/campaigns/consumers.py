@@ -109,6 +109,7 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             subjects=tuple(contract.subject for contract in FEED_CONTRACTS),
             handler=on_feed(settings),
             batch=256,
+            together=True,  # operator feeds arrive by the thousand a second: one commit per batch
         ),
         ConsumerSpec(
             durable=CONTACT_OUTCOMES,

@@ -343,12 +343,22 @@ async def due_campaigns(session: AsyncSession, now: datetime) -> list[str]:
     return list(rows.scalars())
 
 
+LIVE_EVENT_CAMPAIGNS = "campaigns.live_event_campaigns"
+
+
 async def live_event_campaigns(session: AsyncSession, subject: str) -> list[Campaign]:
-    """Return the running campaigns an event of this subject triggers."""
-    rows = await session.execute(
-        select(Campaign).where(col(Campaign.status) == "running", col(Campaign.trigger_kind) == "event")
-    )
-    return [c for c in rows.scalars() if c.trigger.get("subject") == subject]
+    """Return the running campaigns an event of this subject triggers.
+
+    Read once per session: a consumer applying a batch of events in one transaction asks for
+    every event, and the answer cannot change within the transaction that reads it.
+    """
+    cached: list[Campaign] | None = session.info.get(LIVE_EVENT_CAMPAIGNS)
+    if cached is None:
+        rows = await session.execute(
+            select(Campaign).where(col(Campaign.status) == "running", col(Campaign.trigger_kind) == "event")
+        )
+        cached = session.info[LIVE_EVENT_CAMPAIGNS] = list(rows.scalars())
+    return [c for c in cached if c.trigger.get("subject") == subject]
 
 
 async def subscriber_row(session: AsyncSession, msisdn: str) -> Any:
