@@ -11,6 +11,8 @@ import copy
 import importlib
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -733,3 +735,45 @@ def test_the_dockerfile_builds_one_package_as_a_non_root_read_only_image() -> No
     for part in ALL_PARTS:
         pyproject = (ROOT / "services" / part.name / "pyproject.toml").read_text()
         assert f'name = "careloop-{part.name}"' in pyproject
+
+
+def uv_command() -> str | None:
+    """Return the uv that runs these tests (``uv run`` sets UV), or one on PATH."""
+    return os.environ.get("UV") or shutil.which("uv")
+
+
+@pytest.mark.parametrize(("part_name", "data_file"), [("gateway", "migrations/env.py"), ("web", "static")])
+def test_the_image_environment_holds_its_own_package_and_careloop_common_only(
+    part_name: str, data_file: str, tmp_path: Path
+) -> None:
+    """Run the Dockerfile's two uv steps, offline from uv's cache, on a copy of the workspace."""
+    uv = uv_command()
+    if uv is None:
+        pytest.skip("uv is not installed here")
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns("tests", "__pycache__", "*.pyc", ".venv")
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        source.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    for name in ("libs", "services"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    environment = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"), "UV_OFFLINE": "1"}
+    environment.pop("VIRTUAL_ENV", None)
+    package = f"careloop-{part_name}"
+    for extra in (["--no-install-workspace"], ["--no-editable"]):
+        done = subprocess.run(
+            [uv, "sync", "--frozen", "--no-dev", "--quiet", *extra, "--package", package],
+            cwd=source,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    [site] = (tmp_path / "venv" / "lib").glob("python3*/site-packages")
+    ours = {p.package for p in ALL_PARTS} | {"careloop_common"}
+    installed = {path.name for path in site.iterdir() if path.name in ours}
+    assert installed == {part_named(part_name).package, "careloop_common"}
+    assert (site / part_named(part_name).package / data_file).exists()
+    assert (tmp_path / "venv" / "bin" / "careloop").exists()  # the migration command
+    assert not any(path.name.startswith("pytest") for path in site.iterdir())  # no dev tools
