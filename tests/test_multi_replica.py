@@ -43,7 +43,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # More than two fetches' worth (a pull takes up to 64), so no replica can take every event at once.
-EVENTS = 150
+EVENTS = 100
 AREAS = 10
 CENTRAL = (22.2819, 114.1582)
 
