@@ -104,7 +104,10 @@ def create_service_app(
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
     bus = Bus(
-        url=settings.nats_url, name=settings.service_name, connect_timeout_s=settings.nats_connect_timeout_s
+        url=settings.nats_url,
+        name=settings.service_name,
+        connect_timeout_s=settings.nats_connect_timeout_s,
+        stream_replicas=settings.nats_stream_replicas,
     )
     relay_box: list[OutboxRelay] = []
 

@@ -39,8 +39,8 @@ class StreamSpec:
     max_bytes: int = -1
     duplicate_window_s: float = DUPLICATE_WINDOW_S
 
-    def config(self) -> StreamConfig:
-        """Return the JetStream configuration for this stream."""
+    def config(self, replicas: int = 1) -> StreamConfig:
+        """Return the JetStream configuration for this stream, kept on ``replicas`` servers."""
         return StreamConfig(
             name=self.name,
             subjects=list(self.subjects),
@@ -50,6 +50,7 @@ class StreamSpec:
             max_age=self.max_age_s,
             max_bytes=self.max_bytes,
             duplicate_window=self.duplicate_window_s,
+            num_replicas=replicas,
         )
 
 
@@ -86,6 +87,8 @@ class Bus:
     url: str
     name: str
     connect_timeout_s: float = 2.0
+    # How many servers of a NATS cluster keep each stream (3 on the Kubernetes cluster, 1 alone).
+    stream_replicas: int = 1
     nc: NATS | None = None
     _js: JetStreamContext | None = None
     _streams_ready: bool = False
@@ -141,7 +144,7 @@ class Bus:
             return False
         try:
             for spec in specs:
-                await declare_stream(self.js, spec)
+                await declare_stream(self.js, spec, self.stream_replicas)
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("streams not declared yet: %s", exc)
             return False
@@ -223,9 +226,9 @@ class Bus:
         log.info("nats reconnected")
 
 
-async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+async def declare_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
     """Create a stream, or update it in place when it exists with other limits."""
-    config = spec.config()
+    config = spec.config(replicas)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -26,6 +26,18 @@ def careloop_home() -> Path:
 def default_sqlite_url(service: str) -> str:
     """Return the embedded default database URL of a service: one SQLite file under careloop_home()."""
     return f"sqlite+aiosqlite:///{careloop_home() / (service + '.db')}"
+
+
+def async_database_url(url: str) -> str:
+    """Return ``url`` with the async driver named: ``postgresql://`` becomes ``postgresql+asyncpg://``.
+
+    Operators hand out plain URLs (CloudNativePG's ``<cluster>-app`` secret has ``uri`` as
+    ``postgresql://user:pass@host:5432/db``); the services speak to PostgreSQL through asyncpg.
+    """
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    return url
 
 
 def stored_secret(name: str, env: str, home: Path | None = None) -> str:
@@ -62,6 +74,9 @@ class ServiceSettings(BaseSettings):
     db_echo: bool = False
     nats_url: str = DEFAULT_NATS_URL
     nats_connect_timeout_s: float = 2.0
+    nats_stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="servers that keep each JetStream stream (3 on a 3-node cluster)"
+    )
     principal_secret: str = Field(default="", description="HMAC key the gateway signs principals with")
     customer_ref_secret: str = Field(
         default="", description="HMAC key of customer pseudonyms (customer_ref); the same on every service"
@@ -76,6 +91,11 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     run_migrations: bool = True
     run_background: bool = Field(default=True, description="run the outbox relay and consumers")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
 
     def model_post_init(self, context: Any, /) -> None:
         """Fill in defaults that depend on the service (port, database file)."""

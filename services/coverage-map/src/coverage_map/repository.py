@@ -78,6 +78,16 @@ async def get_area(session: AsyncSession, area_id: str) -> Area | None:
     return await session.get(Area, area_id)
 
 
+async def lock_area(session: AsyncSession, area_id: str) -> None:
+    """Hold the area's row until the transaction ends, so work on its investigation goes one at a time.
+
+    Replicas consume follow-ups of one area side by side: without this, two could each open an
+    investigation, or both read complaint_count and write back the same increment (PostgreSQL;
+    SQLite has one writer at a time anyway).
+    """
+    await session.get(Area, area_id, with_for_update=True, populate_existing=True)
+
+
 async def get_level(session: AsyncSession, area_id: str, technology: str, service: str) -> AreaLevel | None:
     """Return an area's level for one technology and service."""
     return await session.get(AreaLevel, (area_id, technology, service))

@@ -186,6 +186,7 @@ async def record_follow_up(
     """Open the area's investigation or join the open one; a complaint counts once."""
     area_id = grid.area_of(request.lat, request.lng)
     area = await ensure_area(session, grid, area_id)
+    await repository.lock_area(session, area_id)
     investigation = await repository.open_investigation_for_area(session, area_id)
     if investigation is None:
         investigation = Investigation(

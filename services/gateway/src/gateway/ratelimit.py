@@ -166,6 +166,8 @@ class SharedRateLimiter:
                 history=1,
                 ttl=float(self.window_s * 2),
                 storage=StorageType.MEMORY,
+                # On a NATS cluster the counts outlive the loss of one server, like the streams.
+                replicas=self.bus.stream_replicas,
             )
             self._kv = await asyncio.wait_for(self.bus.js.create_key_value(config), 2.0)
         except (TimeoutError, nats.errors.Error) as exc:
