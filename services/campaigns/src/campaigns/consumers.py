@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import audience, execution
+from campaigns import audience, execution, incidents
 from campaigns.settings import CampaignsSettings
 from careloop_common.db import utcnow
 from careloop_common.events import CloudEvent, EventContract
 from careloop_common.events.contact import (
+    CallCompletedV1,
     MessageAcceptedV1,
     MessageDeliveredV1,
     MessageFailedV1,
@@ -26,6 +27,7 @@ from careloop_common.inbox import ConsumerSpec, Handler
 
 AUDIENCE = "campaigns-audience"
 CONTACT_OUTCOMES = "campaigns-contact-outcomes"
+INCIDENT_CALLS = "campaigns-incident-calls"
 SOURCE = "/careloop/campaigns"
 # What each contact event means for a campaign's member.
 OUTCOMES: dict[type[EventContract], str] = {
@@ -43,6 +45,9 @@ def on_feed(settings: CampaignsSettings) -> Handler:
 
     async def handle(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
         await audience.apply_feed(session, payload, customer_key=settings.customer_ref_secret)
+        await incidents.on_feed(
+            session, payload, now=utcnow(), key=settings.customer_ref_secret, source=SOURCE
+        )
         msisdn = getattr(payload, "msisdn", None)
         if isinstance(msisdn, str):
             # The profile as the event left it: triggers read the balance the event just set.
@@ -66,6 +71,22 @@ async def on_contact_outcome(session: AsyncSession, event: CloudEvent, payload: 
     )
 
 
+async def on_incident_call(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+    """Record what a major-event care call came to (other calls and messages are not ours)."""
+    campaign_id = getattr(payload, "campaign_id", None) or ""
+    if not campaign_id.startswith(incidents.CALL_PREFIX) or getattr(payload, "channel", "sms") == "sms":
+        return
+    if isinstance(payload, CallCompletedV1):
+        result, disposition = payload.outcome, payload.disposition
+    elif isinstance(payload, MessageSuppressedV1 | MessageFailedV1):
+        result, disposition = f"{payload.subject.rsplit('.', 1)[-1]}:{payload.reason}", None
+    else:
+        return
+    await incidents.on_call_result(
+        session, campaign_id, payload.customer_ref, result[:48], disposition=disposition, now=utcnow()
+    )
+
+
 def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
     """Return the durable consumers this service runs."""
     settings = settings or CampaignsSettings()
@@ -82,5 +103,11 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             stream="CONTACT",
             subjects=tuple(contract.subject for contract in OUTCOMES),
             handler=on_contact_outcome,
+        ),
+        ConsumerSpec(
+            durable=INCIDENT_CALLS,
+            stream="CONTACT",
+            subjects=(CallCompletedV1.subject, MessageSuppressedV1.subject, MessageFailedV1.subject),
+            handler=on_incident_call,
         ),
     ]
