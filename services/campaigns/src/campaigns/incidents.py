@@ -96,7 +96,12 @@ def bad_area(detail: str) -> ProblemError:
 def area_from_polygon(geometry: Mapping[str, Any]) -> Area:
     """Fill a GeoJSON Polygon or MultiPolygon (lng, lat) with H3 cells; raise invalid-area."""
     rings = _polygons(geometry)
-    shape = h3.geo_to_h3shape({"type": geometry["type"], "coordinates": geometry["coordinates"]})
+    # Rebuilt from the checked positions: an altitude or a member h3 does not know is left out.
+    coordinates = [[[list(point) for point in ring] for ring in polygon] for polygon in rings]
+    if geometry["type"] == "Polygon":
+        shape = h3.geo_to_h3shape({"type": "Polygon", "coordinates": coordinates[0]})
+    else:
+        shape = h3.geo_to_h3shape({"type": "MultiPolygon", "coordinates": coordinates})
     resolution = _resolution_for(rings)
     cells = set(h3.h3shape_to_cells(shape, resolution))
     if not cells:

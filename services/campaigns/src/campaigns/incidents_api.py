@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from campaigns import incidents
 from campaigns.models import Incident, IncidentPerson
@@ -51,7 +51,8 @@ Settings = Annotated[CampaignsSettings, Depends(campaigns_settings)]
 
 
 class IncidentArea(BaseModel):
-    """Where: a GeoJSON Polygon or MultiPolygon ([lng, lat]), or H3 cells of resolution 8 or coarser."""
+    """Where: a GeoJSON Polygon or MultiPolygon ([lng, lat]), or H3 cells of resolution 8 or coarser
+    (exactly one of the two)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -64,12 +65,6 @@ class IncidentArea(BaseModel):
     cells: list[Annotated[str, StringConstraints(max_length=16, pattern=NO_NUL)]] | None = Field(
         default=None, max_length=incidents.MAX_DECLARED_CELLS
     )
-
-    @model_validator(mode="after")
-    def _one(self) -> IncidentArea:
-        if (self.polygon is None) == (self.cells is None):
-            raise ValueError("give either polygon or cells")
-        return self
 
 
 class IncidentCreate(BaseModel):
@@ -209,6 +204,15 @@ async def _public(session: SessionDep, incident: Incident) -> IncidentPublic:
     return answer
 
 
+def _area(given: IncidentArea) -> incidents.Area:
+    """Return the declared area as cells; exactly one of polygon and cells must be given."""
+    if (given.polygon is None) == (given.cells is None):
+        raise ProblemError(422, "invalid-area", "give the area as either a polygon or cells, not both")
+    if given.polygon is not None:
+        return incidents.area_from_polygon(given.polygon)
+    return incidents.area_from_cells(given.cells or [])
+
+
 @router.post(
     "",
     response_model=IncidentPublic,
@@ -225,12 +229,12 @@ async def declare_incident(
 ) -> IncidentPublic:
     """Declare an incident: everyone in the area so far and their closest contacts are added, their
     credit protected, and round 1 of the care calls placed."""
+    area = _area(body.area)
+    if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
+        # RFC 3339 instants carry their offset; a naive one would be a guess at the zone.
+        raise ProblemError(422, "invalid-window", "starts_at and ends_at need their UTC offset")
     if body.ends_at <= body.starts_at:
         raise ProblemError(422, "invalid-window", "the window must end after it starts")
-    if body.area.polygon is not None:
-        area = incidents.area_from_polygon(body.area.polygon)
-    else:
-        area = incidents.area_from_cells(body.area.cells or [])
     values = body.model_dump(exclude={"area"})
     values["area"] = body.area.model_dump(exclude_none=True)
     incident = await incidents.declare(
