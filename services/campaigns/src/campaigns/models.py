@@ -10,6 +10,8 @@ the population the last full run saw. ``segment`` keeps the named condition tree
 (segments.py is their language).
 the population the last full run saw. ``model_due`` lists subscribers whose feeds changed a model
 input since their outputs were computed; ``audience_import`` records each bulk import of the audience.
+Major-event care (incidents.py) keeps ``place_seen`` (where the network saw each subscriber),
+``call_contact`` (whom they call, how often), and per ``incident`` its people and call rounds.
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
