@@ -61,9 +61,9 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterator[Stack]:
-    """Campaigns (on the parametrized backend, rounds looked for often), the contact gateway and the
-    gateway on sockets."""
+async def stack(sqlite_url: str, nats_url: str) -> AsyncIterator[Stack]:
+    """Campaigns (rounds looked for often), the contact gateway and the gateway on sockets. SQLite
+    only: test_incidents.py runs the same rules on both backends; this is about the parts talking."""
 
     def db(name: str) -> str:
         return sqlite_url.replace("test.db", f"{name}.db")
@@ -76,7 +76,7 @@ async def stack(database_url: str, sqlite_url: str, nats_url: str) -> AsyncItera
         campaigns = await exits.enter_async_context(
             LiveServer(
                 campaigns_app(
-                    service_settings(CampaignsSettings, database_url, nats_url, scheduler_interval_s=0.2)
+                    service_settings(CampaignsSettings, db("campaigns"), nats_url, scheduler_interval_s=0.2)
                 )
             )
         )

@@ -226,6 +226,13 @@ async def test_someone_entering_the_area_during_the_window_joins_at_once(campaig
     assert sorted(c["msisdn"] for c in protect) == [RESIDENT, VISITOR, LATECOMER]
     assert len([c for c in await commands(campaigns, "contact.cmd.send") if c["msisdn"] == LATECOMER]) == 1
 
+    # A place from before the window reported late: not for the real-time path, but the periodic
+    # search finds that they were in the area when it began.
+    await feed_all(campaigns, [seen(FAR, INSIDE, now - timedelta(hours=2, minutes=30))])
+    assert FAR not in await people(campaigns, incident["id"])
+    assert await incidents.retarget(campaigns.sessions, now=utcnow(), key="k", source="/test") == 1
+    assert (await people(campaigns, incident["id"]))[FAR]["via"] == "located"
+
     # A contact who roams into the area becomes affected: credit protected, not called twice.
     await feed_all(campaigns, [seen(FRIEND, INSIDE, now + timedelta(minutes=1), roaming=True)])
     friend = (await people(campaigns, incident["id"]))[FRIEND]

@@ -34,7 +34,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,7 @@ RECORDABLE = (SAFE, NEEDS_HELP, UNREACHABLE)  # what staff record
 # Results after which calling again is pointless: the number is wrong or the gateway will refuse.
 NO_RETRY = ("wrong_number", "suppressed:opted_out")
 CANDIDATE_BATCH = 500
+RETARGET_EVERY = timedelta(minutes=5)  # how often open incidents are searched again for late places
 CALL_CONTACT: sa.Table = CallContact.__table__  # type: ignore[attr-defined]
 
 
@@ -593,18 +594,40 @@ def _settle(
         person.last_call = last_call
 
 
+async def retarget(sessions: SessionFactory, *, now: datetime, key: str, source: str) -> int:
+    """Look again for everyone each open incident concerns; return how many joined.
+
+    Catches who the real-time path cannot: a place reported late (from before the window, so
+    someone was there when it began), or one applied while the incident was being declared.
+    """
+    async with transaction(sessions) as session:
+        ids = [i.id for i in await active_incidents(session) if i.starts_at <= now]
+    joined = 0
+    for incident_id in ids:
+        async with transaction(sessions) as session:
+            incident = await session.get(Incident, incident_id, with_for_update=True)
+            if incident is not None and incident.status == ACTIVE:
+                joined += await target(session, incident, now=now, key=key, source=source)
+    return joined
+
+
 async def run_forever(
-    sessions: SessionFactory, *, source: str, interval_s: float, history: timedelta
+    sessions: SessionFactory, *, source: str, key: str, interval_s: float, history: timedelta
 ) -> None:
-    """Place due rounds every ``interval_s`` and prune places older than ``history``, until cancelled."""
+    """Place due rounds every ``interval_s``; every ``RETARGET_EVERY`` look for late arrivals and
+    prune places older than ``history``; until cancelled."""
+    looked = datetime.min.replace(tzinfo=UTC)
     while True:
         stop_if_cancelled()
         try:
             now = utcnow()
             while await due_rounds(sessions, now=now, source=source) > 0:
                 pass
-            async with transaction(sessions) as session:
-                await prune_places(session, now - history)
+            if now - looked >= RETARGET_EVERY:
+                looked = now
+                await retarget(sessions, now=now, key=key, source=source)
+                async with transaction(sessions) as session:
+                    await prune_places(session, now - history)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -70,6 +70,7 @@ def lifecycle(
                     incidents.run_forever(
                         platform.sessions,
                         source=platform.source,
+                        key=settings.customer_ref_secret,
                         interval_s=settings.scheduler_interval_s,
                         history=timedelta(days=settings.place_history_days),
                     ),
