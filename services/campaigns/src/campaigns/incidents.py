@@ -32,7 +32,7 @@ import logging
 import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -186,9 +186,19 @@ def _area(cells: Iterable[str]) -> Area:
 
 def covers(cells: Iterable[str], cell: str) -> bool:
     """Tell whether a resolution-8 cell lies in an area of compacted cells."""
-    held = set(cells)
-    resolutions = {h3.get_resolution(c) for c in held}
-    return any(h3.cell_to_parent(cell, r) in held for r in resolutions if r <= h3.get_resolution(cell))
+    return area_test(cells)(cell)
+
+
+def area_test(cells: Iterable[str]) -> Callable[[str], bool]:
+    """Return a test of whether a resolution-8 cell lies in an area (built once, used per place)."""
+    held = frozenset(cells)
+    resolutions = sorted({h3.get_resolution(c) for c in held})
+
+    def inside(cell: str) -> bool:
+        top = h3.get_resolution(cell)
+        return any(h3.cell_to_parent(cell, r) in held for r in resolutions if r <= top)
+
+    return inside
 
 
 def place_cell(cell: str | None, lat: float | None, lng: float | None) -> str:
@@ -299,10 +309,11 @@ async def people_in_area(session: AsyncSession, incident: Incident, until: datet
         )
         .order_by(col(PlaceSeen.msisdn), col(PlaceSeen.at))
     )
+    inside = area_test(incident.cells)
     found: dict[str, str] = {}
     before: dict[str, tuple[datetime, bool]] = {}  # the latest place in the area before the window
     for msisdn, cell, roaming, at in (await session.execute(in_box)).all():
-        if not covers(incident.cells, cell):
+        if not inside(cell):
             continue
         if at >= incident.starts_at:
             if msisdn not in found or roaming:
