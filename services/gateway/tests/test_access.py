@@ -491,6 +491,14 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_READERS,
     ("PUT", "/campaigns/v1/segments/{segment_id}"): CAMPAIGN_WRITERS,
     ("POST", "/campaigns/v1/segments/preview"): CAMPAIGN_READERS,  # a query sent as a body
+    # Major-event care: declared, closed and recorded by those who run or approve campaigns.
+    ("POST", "/campaigns/v1/incidents"): CAMPAIGN_MOVERS,
+    ("GET", "/campaigns/v1/incidents"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/incidents/{incident_id}"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/incidents/{incident_id}/people"): CAMPAIGN_READERS,
+    ("POST", "/campaigns/v1/incidents/{incident_id}/people/{msisdn}/outcome"): CAMPAIGN_MOVERS,
+    ("POST", "/campaigns/v1/incidents/{incident_id}/close"): CAMPAIGN_MOVERS,
+    ("GET", "/campaigns/v1/incidents/{incident_id}/report"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -557,6 +565,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "msisdn": "+85291234567",
         "campaign_id": "00000000-0000-0000-0000-000000000000",
         "segment_id": "none",
+        "incident_id": "none",
     }
 
     published = await client.get("/openapi.json")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import audience, coverage_care, execution
+from campaigns import audience, coverage_care, execution, incidents
 from campaigns.settings import CampaignsSettings
 from careloop_common.db import utcnow
 from careloop_common.events import CloudEvent, EventContract
 from careloop_common.events.complaints import ComplaintFiledV1
 from careloop_common.events.contact import (
+    CallCompletedV1,
     MessageAcceptedV1,
     MessageDeliveredV1,
     MessageFailedV1,
@@ -33,6 +34,7 @@ CONTACT_OUTCOMES = "campaigns-contact-outcomes"
 COMPLAINTS = "campaigns-complaints"
 REPLIES = "campaigns-replies"
 COVERAGE = "campaigns-coverage"
+INCIDENT_CALLS = "campaigns-incident-calls"
 SOURCE = "/careloop/campaigns"
 # What each contact event means for a campaign's member.
 OUTCOMES: dict[type[EventContract], str] = {
@@ -50,6 +52,9 @@ def on_feed(settings: CampaignsSettings) -> Handler:
 
     async def handle(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
         await audience.apply_feed(session, payload, customer_key=settings.customer_ref_secret)
+        await incidents.on_feed(
+            session, payload, now=utcnow(), key=settings.customer_ref_secret, source=SOURCE
+        )
         msisdn = getattr(payload, "msisdn", None)
         if isinstance(msisdn, str):
             # The profile as the event left it: triggers read the balance the event just set.
@@ -99,6 +104,22 @@ def on_coverage(settings: CampaignsSettings) -> Handler:
     return handle
 
 
+async def on_incident_call(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+    """Record what a major-event care call came to (other calls and messages are not ours)."""
+    campaign_id = getattr(payload, "campaign_id", None) or ""
+    if not campaign_id.startswith(incidents.CALL_PREFIX) or getattr(payload, "channel", "sms") == "sms":
+        return
+    if isinstance(payload, CallCompletedV1):
+        result, disposition = payload.outcome, payload.disposition
+    elif isinstance(payload, MessageSuppressedV1 | MessageFailedV1):
+        result, disposition = f"{payload.subject.rsplit('.', 1)[-1]}:{payload.reason}", None
+    else:
+        return
+    await incidents.on_call_result(
+        session, campaign_id, payload.customer_ref, result[:48], disposition=disposition, now=utcnow()
+    )
+
+
 def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
     """Return the durable consumers this service runs."""
     settings = settings or CampaignsSettings()
@@ -134,5 +155,11 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             stream="COVERAGE",
             subjects=(PlanCompletedV1.subject,),
             handler=on_coverage(settings),
+        ),
+        ConsumerSpec(
+            durable=INCIDENT_CALLS,
+            stream="CONTACT",
+            subjects=(CallCompletedV1.subject, MessageSuppressedV1.subject, MessageFailedV1.subject),
+            handler=on_incident_call,
         ),
     ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from campaigns import api, consumers, execution
+from campaigns import api, consumers, execution, incidents, incidents_api
 from campaigns.audience import ModelRefresher
 from campaigns.import_jobs import EXTRA as IMPORTS
 from campaigns.import_jobs import ImportJobs
@@ -29,7 +30,7 @@ def create_app(settings: CampaignsSettings | None = None) -> FastAPI:
         settings,
         title="careloop campaigns",
         description="Closed-loop care campaigns: audience, models, triggers, control groups, evaluation.",
-        routers=[api.router],
+        routers=[api.router, incidents_api.router],
         consumers=consumers.specs(settings),
         migrations_dir=Path(__file__).parent / "migrations",
         on_startup=start,
@@ -62,6 +63,18 @@ def lifecycle(
                         interval_s=settings.scheduler_interval_s,
                     ),
                     name="campaign-runs",
+                )
+            )
+            platform.tasks.append(
+                asyncio.create_task(
+                    incidents.run_forever(
+                        platform.sessions,
+                        source=platform.source,
+                        key=settings.customer_ref_secret,
+                        interval_s=settings.scheduler_interval_s,
+                        history=timedelta(days=settings.place_history_days),
+                    ),
+                    name="incident-rounds",
                 )
             )
 

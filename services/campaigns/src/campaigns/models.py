@@ -10,6 +10,8 @@ the population the last full run saw. ``segment`` keeps the named condition tree
 (segments.py is their language).
 the population the last full run saw. ``model_due`` lists subscribers whose feeds changed a model
 input since their outputs were computed; ``audience_import`` records each bulk import of the audience.
+Major-event care (incidents.py) keeps ``place_seen`` (where the network saw each subscriber),
+``call_contact`` (whom they call, how often), and per ``incident`` its people and call rounds.
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -36,7 +38,20 @@ __all__ = [
     "SubscriberEvent",
     "metadata",
 ]
-__all__ = ["ImportJob", "ModelDue", "ModelRun", "Plan", "Subscriber", "SubscriberEvent", "metadata"]
+__all__ = [
+    "CallContact",
+    "ImportJob",
+    "Incident",
+    "IncidentCall",
+    "IncidentPerson",
+    "ModelDue",
+    "ModelRun",
+    "PlaceSeen",
+    "Plan",
+    "Subscriber",
+    "SubscriberEvent",
+    "metadata",
+]
 
 AUTO_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -302,3 +317,111 @@ class ImportJob(SQLModel, table=True):
     created_by: str = Field(sa_column=Column(String(128), nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+# ── major-event care (incidents.py) ───────────────────────────────────────────────────────────────
+
+
+class PlaceSeen(SQLModel, table=True):
+    """Where the network saw a subscriber, and when: the history major-event care looks back on.
+
+    ``subscriber.cell`` holds only the newest place; an incident declared after the event has to
+    know who was in the area since its window began. Rows older than the history kept are pruned.
+    """
+
+    __tablename__ = "place_seen"
+    __table_args__ = (Index("ix_place_seen_at", "at"), Index("ix_place_seen_msisdn", "msisdn", "at"))
+
+    id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
+    msisdn: str = Field(sa_column=Column(String(16), nullable=False))
+    cell: str = Field(sa_column=Column(String(16), nullable=False))  # H3, resolution 8
+    lat: float = Field(sa_column=Column(Float, nullable=False))  # the cell's centre: a bounding-box filter
+    lng: float = Field(sa_column=Column(Float, nullable=False))
+    roaming: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CallContact(SQLModel, table=True):
+    """How often a subscriber called a number (from call detail records): who their closest are."""
+
+    __tablename__ = "call_contact"
+    __table_args__ = (Index("ix_call_contact_counterpart", "counterpart"),)
+
+    msisdn: str = Field(sa_column=Column(String(16), primary_key=True))  # the caller, a subscriber
+    counterpart: str = Field(sa_column=Column(String(21), primary_key=True))  # E.164 when it could be read
+    calls: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    seconds: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Incident(SQLModel, table=True):
+    """A declared major event (an earthquake, a typhoon): its area, window, care calls and state."""
+
+    __tablename__ = "incident"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    status: str = Field(sa_column=Column(String(8), nullable=False))  # active | closed
+    area: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # as declared
+    cells: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # compacted H3
+    min_lat: float = Field(sa_column=Column(Float, nullable=False))
+    max_lat: float = Field(sa_column=Column(Float, nullable=False))
+    min_lng: float = Field(sa_column=Column(Float, nullable=False))
+    max_lng: float = Field(sa_column=Column(Float, nullable=False))
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    content: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )  # by language
+    channel: str = Field(default="agent_call", sa_column=Column(String(16), nullable=False))
+    rounds: int = Field(default=3, sa_column=Column(SmallInteger, nullable=False))
+    round_gap_s: int = Field(default=3600, sa_column=Column(Integer, nullable=False))
+    contacts_per_person: int = Field(default=5, sa_column=Column(SmallInteger, nullable=False))
+    credit_limit: float | None = Field(default=None, sa_column=Column(Float))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    closed_by: str | None = Field(default=None, sa_column=Column(String(128)))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class IncidentPerson(SQLModel, table=True):
+    """Someone an incident cares for: a subscriber in the area or one of their closest contacts."""
+
+    __tablename__ = "incident_person"
+    __table_args__ = (
+        Index("ix_incident_person_ref", "incident_id", "customer_ref"),
+        Index("ix_incident_person_due", "next_round_at"),
+    )
+
+    incident_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    msisdn: str = Field(sa_column=Column(String(21), primary_key=True))
+    customer_ref: str = Field(sa_column=Column(String(32), nullable=False))
+    role: str = Field(sa_column=Column(String(8), nullable=False))  # affected | contact
+    via: str = Field(sa_column=Column(String(16), nullable=False))  # located roaming entered contact
+    contact_of: str | None = Field(default=None, sa_column=Column(String(16)))  # the affected msisdn
+    language: str = Field(default="zh-Hant", sa_column=Column(String(8), nullable=False))
+    # calling answered safe needs_help unreachable
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    rounds: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False))  # calls placed
+    next_round_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_call: str | None = Field(default=None, sa_column=Column(String(48)))  # the last round's result
+    credit_protected: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(String(1000)))
+    outcome_by: str | None = Field(default=None, sa_column=Column(String(128)))
+    outcome_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IncidentCall(SQLModel, table=True):
+    """One care call round placed for an incident, and what came of it."""
+
+    __tablename__ = "incident_call"
+    __table_args__ = (Index("ix_incident_call_incident", "incident_id", "placed_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(AUTO_ID, primary_key=True, autoincrement=True))
+    incident_id: str = Field(sa_column=Column(String(36), nullable=False))
+    msisdn: str = Field(sa_column=Column(String(21), nullable=False))
+    round: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    placed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    result: str | None = Field(default=None, sa_column=Column(String(48)))
+    result_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

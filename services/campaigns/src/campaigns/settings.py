@@ -28,6 +28,9 @@ class CampaignsSettings(ServiceSettings):
     model_refresh_interval_s: float = Field(
         default=2.0, gt=0, description="how often the models of subscribers changed by feeds are recomputed"
     )
+    place_history_days: int = Field(
+        default=30, ge=1, le=366, description="days of where subscribers were seen kept for major-event care"
+    )
     time_zone: str = Field(
         default="Asia/Hong_Kong",
         description="the operator's time zone: whose calendar 'today' is in segments' day windows",

@@ -41,3 +41,25 @@ class CampaignRunCompletedV1(EventContract):
     held_out: int = Field(ge=0)
     suppressed: int = Field(ge=0)
     at: datetime
+
+
+@contract
+class CreditProtectionRequestedV1(EventContract):
+    """Major-event care asks billing to keep a subscriber connected (a command, not a fact).
+
+    Billing raises the subscriber's credit limit (or suspends arrears barring) until ``until`` so
+    no one in a disaster area is cut off for an unpaid balance; the same ``idempotency_key`` again
+    changes nothing. ``credit_limit`` None means billing's own emergency limit.
+    """
+
+    subject = "campaigns.cmd.protect_credit"
+    version = 1
+
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    incident_id: str
+    incident_name: str
+    msisdn: str
+    customer_ref: str
+    credit_limit: float | None = Field(default=None, ge=0)
+    until: datetime
+    at: datetime
