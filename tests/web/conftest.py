@@ -239,7 +239,12 @@ def watch_console(page: Any) -> list[str]:
     page.on("console", console)
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("response", response)
-    page.on("requestfailed", lambda request: problems.append(f"failed {request.url}"))
+
+    def failed(request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":  # a navigation or closing tab cut it short
+            problems.append(f"failed {request.url}: {request.failure}")
+
+    page.on("requestfailed", failed)
     return problems
 
 

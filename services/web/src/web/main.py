@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from careloop_common.telemetry import RequestContextMiddleware, configure_logging, metrics_endpoint
-from web import account, portal
+from web import account, desk, engineering, portal
 from web.gateway import Gateway
 from web.pages import STATIC, install_page_handlers
 from web.sessions import SessionCodec
@@ -45,8 +46,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         """Answer 200: the pages need nothing but their files (a missing gateway shows on each page)."""
         return {"status": "ready"}
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """Serve the icon where browsers look for it by default."""
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    for module in (account, portal):
+    for module in (account, portal, desk, engineering):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

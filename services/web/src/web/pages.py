@@ -3,6 +3,7 @@ and the pages shown when something is missing, refused or broken."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +18,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web.gateway import Gateway, GatewayError
-from web.i18n import HTML_LANG, LANGUAGES, Translator, from_accept_language, normalise, translator
+from web.i18n import HTML_LANG, LANGUAGES, Translator, from_accept_language, labeller, normalise, translator
 from web.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, SessionCodec, StaffSession
 from web.settings import WebSettings
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -64,6 +66,7 @@ class PageContext:
             "html_lang": HTML_LANG[self.language],
             "languages": LANGUAGES,
             "t": self.t,
+            "label": labeller(self.language),
             "staff": self.staff,
             "nav": nav,
             "here": self.request.url.path,
@@ -230,6 +233,12 @@ def install_page_handlers(app: FastAPI) -> None:
         )
         return page.render("error.html", 422, title=page.t("fix_fields"), detail=fields)
 
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("page %s failed", request.url.path, exc_info=exc)
+        page = await page_context(request)
+        return page.render("error.html", 500, title=page.t("error_title"), detail=page.t("crashed"))
+
+    app.add_exception_handler(Exception, crashed)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(NotAllowed, not_allowed)
     app.add_exception_handler(GatewayError, gateway_error)
