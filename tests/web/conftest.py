@@ -5,7 +5,7 @@ It starts once per test module (about two seconds) in a thread with its own even
 may be plain functions that drive Chromium through Playwright's sync API. Use ``platform`` for the
 URLs and an admin client; ``browser`` for a headless Chromium (the module skips, saying so, where
 Debian's chromium is missing); ``shoot(page, name)`` saves a screenshot as a test artifact under
-``test-artifacts/screenshots/`` (or ``$CARELOOP_ARTIFACTS/screenshots``).
+``artifacts/screenshots/`` (or ``$CARELOOP_ARTIFACTS/screenshots``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from web.settings import WebSettings
 
 ADMIN_KEY = "test-admin-key-with-enough-entropy-0web"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(os.environ.get("CARELOOP_ARTIFACTS", "test-artifacts")) / "screenshots"
+ARTIFACTS = Path(os.environ.get("CARELOOP_ARTIFACTS", "artifacts")) / "screenshots"
 PASSWORD = DEMO_PASSWORD
 START_TIMEOUT_S = 60.0
 

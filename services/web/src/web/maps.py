@@ -126,7 +126,7 @@ def frame_around(points: list[tuple[float, float]], min_span: float = 0.05, marg
 
 def _nice_step(raw: float) -> float:
     """Round a grid step to 1, 2 or 5 times a power of ten."""
-    power = 10 ** math.floor(math.log10(raw))
+    power: float = 10.0 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
