@@ -116,6 +116,9 @@ def test_an_agent_takes_a_complaint_from_the_queue_and_replies_and_closes_it(
     assert "queue:" in row.inner_text()  # filed on the portal: it waits in its queue
     assert row.locator("[data-remaining]").count() == 3  # the three SLA clocks
     shoot(page, "desk-queue")
+    refreshed = page.request.get(platform.url + "/desk?view=all", headers={"HX-Request": "true"})
+    assert refreshed.text().lstrip().startswith('<div id="queue"')  # htmx swaps only the queue in
+    assert filed["reference"] in refreshed.text()
     row.get_by_role("link", name=filed["reference"]).click()
 
     page.get_by_role("button", name="Take it").click()

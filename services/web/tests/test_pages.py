@@ -135,3 +135,9 @@ async def test_the_platform_away_shows_on_a_staff_page(pages: httpx.AsyncClient)
     assert isinstance(session, StaffSession)
     assert PageContext
     assert "Signed in as someone" in response.text
+
+
+async def test_a_part_refreshing_without_a_session_sends_the_tab_to_log_in(pages: httpx.AsyncClient) -> None:
+    response = await pages.get("/desk", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["hx-redirect"].startswith("/login?next=/desk")

@@ -199,7 +199,11 @@ def install_page_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, exc: Exception) -> Response:
         reason = exc.reason if isinstance(exc, LoginRequired) else "login_needed"
         target = quote(_path_with_query(request), safe="/")
-        response = RedirectResponse(f"/login?next={target}&reason={reason}", status_code=303)
+        location = f"/login?next={target}&reason={reason}"
+        response: Response = RedirectResponse(location, status_code=303)
+        if request.headers.get("hx-request"):
+            # A part of a page refreshing in place: send the whole tab to the login page instead.
+            response = Response(status_code=204, headers={"HX-Redirect": location})
         if reason == "session_ended":
             response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -43,21 +43,7 @@ function enhancePickers() {
   });
 }
 
-// SLA timers count down between refreshes: each <time data-remaining="seconds"> ticks each minute.
-function tickTimers() {
-  document.querySelectorAll("[data-remaining]").forEach((el) => {
-    if (el.dataset.paused === "true") return;
-    const left = Number(el.dataset.remaining) - 60;
-    el.dataset.remaining = String(left);
-    const minutes = Math.trunc(Math.abs(left) / 60);
-    const hours = Math.trunc(minutes / 60);
-    const text = hours ? `${hours}h ${String(minutes % 60).padStart(2, "0")}m` : `${minutes}m`;
-    el.textContent = (left < 0 ? "-" : "") + text;
-  });
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   enhancePickers();
-  setInterval(tickTimers, 60000);
 });
 document.addEventListener("htmx:afterSwap", enhancePickers);
