@@ -1,11 +1,14 @@
 """The whole platform on sockets for browser tests: every service, the gateway and the web pages,
 one real nats-server, SQLite per service, an SMPP stand-in SMSC, the demo staff users.
 
-It starts once per test module (about two seconds) in a thread with its own event loop, so tests
+It starts once per test module (a few seconds) in a thread with its own event loop, so tests
 may be plain functions that drive Chromium through Playwright's sync API. Use ``platform`` for the
 URLs and an admin client; ``browser`` for a headless Chromium (the module skips, saying so, where
 Debian's chromium is missing); ``shoot(page, name)`` saves a screenshot as a test artifact under
 ``artifacts/screenshots/`` (or ``$CARELOOP_ARTIFACTS/screenshots``).
+
+Mark a module ``pytestmark = pytest.mark.xdist_group("<its name>")`` so that, under
+``python3 run.py test`` (``--dist loadgroup``), its tests share one worker and one platform start.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ import pytest
 
 from tests.web.conftest import PASSWORD, Platform, log_in, watch_console
 
+# One platform start for the module: under xdist its tests stay on one worker (run.py's loadgroup).
+pytestmark = pytest.mark.xdist_group("web-care-pages")
+
 Shoot = Callable[[Any, str], Path]
 SHA_TIN = (22.3817, 114.1880)  # a place only the engineer's test files at
 
