@@ -77,6 +77,9 @@ def main(argv: list[str]) -> int:
             "pytest",
             "-n",
             os.environ.get("CARELOOP_TEST_WORKERS", "2"),
+            # Tests marked xdist_group stay on one worker (a module sharing one platform start).
+            "--dist",
+            "loadgroup",
             *args[1:],
         ]
     else:

@@ -88,6 +88,12 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
         engineer = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{gateway}/coverage/v1/investigations", headers=engineer).status_code == 200
         assert httpx.get(f"{gateway}/gateway/v1/users", headers=engineer).status_code == 403
+        # The pages at the gateway's origin reach the gateway themselves: a staff login through them.
+        with httpx.Client(base_url=gateway, timeout=10) as browser:
+            assert "<html" in browser.get("/").text
+            signed = browser.post("/login", data={"username": "engineer", "password": DEMO_PASSWORD})
+            assert signed.status_code == 303, signed.text
+            assert browser.get("/engineering").status_code == 200
         # An SMS through the gateway reaches the SMSC stand-in the launcher started, and is delivered.
         sms = httpx.post(
             f"{gateway}/contact/v1/requests",

@@ -291,4 +291,6 @@ def child_env(home: Path, nats_url: str, principal_secret: str, admin_key: str) 
     # Intake asks coverage-map for the area's answer while the agent waits.
     env.setdefault("COMPLAINTS_COVERAGE_URL", part_named("coverage-map").url)
     env.setdefault("GATEWAY_PORT", str(GATEWAY.port))
+    # The pages call the platform through the gateway only, server-side.
+    env.setdefault("WEB_GATEWAY_URL", GATEWAY.url)
     return env
