@@ -284,3 +284,148 @@ async def test_a_balance_below_three_days_of_spend_gets_the_reminder(loop: Loop)
     assert reminder == ["Your balance will last about three more days. Top up soon to stay connected."]
     assert (await counts(loop, campaign_id))["targeted"] == 1
     assert await texts_to(loop, FLUSH) == []
+
+
+def months_back(count: int) -> list[str]:
+    """Return the last ``count`` complete billing months, newest first (YYYY-MM)."""
+    first = datetime.now(UTC).date().replace(day=1)
+    months = []
+    for _ in range(count):
+        first = (first - timedelta(days=1)).replace(day=1)
+        months.append(first.strftime("%Y-%m"))
+    return months
+
+
+def bills(msisdn: str, amount: float, **usage: Any) -> list[dict[str, Any]]:
+    """Three monthly bills of the same amount and usage (a steady customer)."""
+    return [
+        feed(
+            f"bill-{msisdn}-{period}",
+            "feeds.bss.bill_issued.v1",
+            {"msisdn": msisdn, "period": period, "amount": amount, **usage},
+        )
+        for period in months_back(3)
+    ]
+
+
+async def put_plans(loop: Loop) -> None:
+    """The catalogue: Basic (cheap fee, dear minutes) and Talk (more fee, 1,000 minutes included)."""
+    for plan_id, body in (
+        ("BASIC", {"name": "Basic", "monthly_fee": 68.0, "included_minutes": 100, "per_minute": 0.25}),
+        ("TALK", {"name": "Talk", "monthly_fee": 128.0, "included_minutes": 1000, "per_minute": 0.25}),
+    ):
+        put = await loop.client.put(
+            f"/campaigns/v1/plans/{plan_id}", headers=loop.keys["marketer"], json=body
+        )
+        assert put.status_code in (200, 201), put.text
+
+
+async def subscriber(loop: Loop, msisdn: str) -> dict[str, Any]:
+    response = await loop.client.get(f"/campaigns/v1/subscribers/{msisdn}", headers=loop.keys["marketer"])
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_customer_on_a_badly_fitting_plan_is_told_and_moving_converts(loop: Loop) -> None:
+    """Seed 001, case 3: the tariff-matching model finds the cheaper plan; the SMS goes out over
+    SMPP; the customer's move to it counts as the campaign's conversion."""
+    await put_plans(loop)
+    talker, fitting = CALLER, PREFIX_USER
+    await post_feeds(loop, [profile(talker, language="en"), profile(fitting, language="en")])
+    # 900 minutes a month on Basic: 68 + 800 x 0.25 = 268 a month, where Talk costs 128.
+    await post_feeds(loop, bills(talker, 268.0, minutes=900.0) + bills(fitting, 68.0, minutes=80.0))
+
+    async def recommended() -> dict[str, Any] | None:
+        found = await subscriber(loop, talker)
+        models = found.get("models") or found
+        return found if models.get("recommended_plan_id") == "TALK" else None
+
+    await wait_until(recommended, message="the tariff-matching model to recommend Talk")
+    campaign_id = await run_template(loop, "plan_recommendation")
+    ran = await loop.client.post(f"/campaigns/v1/campaigns/{campaign_id}/runs", headers=loop.keys["marketer"])
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["targeted"] == 1
+
+    async def told() -> list[str]:
+        return await texts_to(loop, talker)
+
+    [text] = await wait_until(told, message="the plan recommendation at the SMSC")
+    assert text.startswith("Based on your recent usage, another plan would save you money")
+    assert await texts_to(loop, fitting) == []
+
+    at = datetime.now(UTC).isoformat()
+    await post_feeds(
+        loop,
+        [
+            feed(
+                "move-1",
+                "feeds.bss.plan_changed.v1",
+                {"msisdn": talker, "from_plan": "BASIC", "to_plan": "TALK", "at": at},
+            )
+        ],
+    )
+
+    async def converted_and_delivered() -> dict[str, Any] | None:
+        found = await counts(loop, campaign_id)
+        return found if found["converted"] == 1 and found["by_outcome"].get("delivered") == 1 else None
+
+    found = await wait_until(converted_and_delivered, message="the move to count, the receipt to arrive")
+    assert (found["targeted"], found["held_out"]) == (1, 0)
+
+
+async def test_a_fee_sensitive_new_customer_is_told_about_the_e_bill(loop: Loop) -> None:
+    """Seed 001, case 4: the fee-sensitivity model grades a new customer who queries fees, tops up
+    often, overspends and runs low as level 4; the green-bill SMS reaches them, not a calm one."""
+    await put_plans(loop)
+    watcher, calm = LOW, FLUSH
+    joined = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
+    for msisdn in (watcher, calm):
+        event = profile(msisdn, language="en")
+        event["data"]["join_date"] = joined
+        await post_feeds(loop, [event])
+    today = datetime.now(UTC).date()
+    await post_feeds(
+        loop,
+        bills(watcher, 140.0, minutes=400.0, fee_queries=3, top_ups=4)
+        + bills(calm, 68.0, minutes=50.0)
+        + [
+            feed(
+                f"spend-{watcher}-{day}",
+                "feeds.bss.daily_spend_closed.v1",
+                {"msisdn": watcher, "day": (today - timedelta(days=day)).isoformat(), "spend": 5.0},
+            )
+            for day in (1, 2, 3)
+        ]
+        + [
+            feed(
+                "bal-watcher",
+                "feeds.bss.balance_changed.v1",
+                {"msisdn": watcher, "balance": 1.0, "at": datetime.now(UTC).isoformat()},
+            ),
+            feed(
+                "bal-calm",
+                "feeds.bss.balance_changed.v1",
+                {"msisdn": calm, "balance": 300.0, "at": datetime.now(UTC).isoformat()},
+            ),
+        ],
+    )
+
+    async def graded() -> dict[str, Any] | None:
+        found = await subscriber(loop, watcher)
+        models = found.get("models") or found
+        return found if models.get("fee_sensitivity") == 4 else None
+
+    await wait_until(graded, message="the fee-sensitivity model to grade level 4")
+    campaign_id = await run_template(loop, "green_bill")
+    ran = await loop.client.post(f"/campaigns/v1/campaigns/{campaign_id}/runs", headers=loop.keys["marketer"])
+    assert ran.status_code == 200, ran.text
+
+    async def told() -> list[str]:
+        return await texts_to(loop, watcher)
+
+    assert await wait_until(told, message="the e-bill SMS at the SMSC") == [
+        "Subscribe to the free e-bill and see every month's charges at a glance."
+    ]
+    assert await texts_to(loop, calm) == []
+    assert (await counts(loop, campaign_id))["targeted"] == 1
