@@ -59,6 +59,9 @@ class ConsumerSpec:
     # Apply each fetched batch in one transaction (one commit for up to ``batch`` events), for
     # high-rate streams; any failure in it rolls the batch back and applies its events one by one.
     together: bool = False
+    # Called first in a batch's transaction with the batch's payloads (e.g. to read and lock every
+    # row the batch touches in one query instead of one per event).
+    prepare: Callable[[AsyncSession, list[EventContract]], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         """Refuse durable names JetStream would reject."""
@@ -183,6 +186,8 @@ class ConsumerRunner:
                     )
                 )
             )
+            if self.spec.prepare is not None:
+                await self.spec.prepare(session, [p for e, p in events if e.id not in done])
             applied = []
             for event, payload in events:
                 if event.id in done:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import audience, coverage_care, execution, incidents
+from campaigns import audience, coverage_care, execution, incidents, repository
 from campaigns.settings import CampaignsSettings
 from careloop_common.db import utcnow
 from careloop_common.events import CloudEvent, EventContract
@@ -57,13 +57,28 @@ def on_feed(settings: CampaignsSettings) -> Handler:
         )
         msisdn = getattr(payload, "msisdn", None)
         if isinstance(msisdn, str):
-            # The profile as the event left it: triggers read the balance the event just set.
-            await session.flush()
+            # The profile as the event left it: triggers read the balance the event just set (from
+            # the object in memory when the batch read it, else from the flushed row).
+            subscriber = repository.locked_subscriber(session, msisdn)
+            if subscriber is None:
+                await session.flush()
             await execution.fire_triggers(
-                session, msisdn, event.nats_subject(), now=utcnow(), zone=settings.zone, source=SOURCE
+                session,
+                msisdn,
+                event.nats_subject(),
+                now=utcnow(),
+                zone=settings.zone,
+                source=SOURCE,
+                subscriber=subscriber,
             )
 
     return handle
+
+
+async def lock_feed_subscribers(session: AsyncSession, payloads: list[EventContract]) -> None:
+    """Read and lock every subscriber a batch of feed events is about, in one query."""
+    numbers = [m for m in (getattr(p, "msisdn", None) for p in payloads) if isinstance(m, str)]
+    await repository.lock_subscribers(session, numbers)
 
 
 async def on_contact_outcome(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
@@ -131,6 +146,7 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             handler=on_feed(settings),
             batch=256,
             together=True,  # operator feeds arrive by the thousand a second: one commit per batch
+            prepare=lock_feed_subscribers,
         ),
         ConsumerSpec(
             durable=CONTACT_OUTCOMES,

@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import lifecycle, repository, segments
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Subscriber
 from careloop_common.db import SessionFactory, transaction, utcnow
 from careloop_common.events.campaigns import CampaignRunCompletedV1
 from careloop_common.events.contact import SendRequestedV1
@@ -246,13 +246,22 @@ async def due_runs(sessions: SessionFactory, *, now: datetime, zone: ZoneInfo, s
 
 
 async def fire_triggers(
-    session: AsyncSession, msisdn: str, subject: str, *, now: datetime, zone: ZoneInfo, source: str
+    session: AsyncSession,
+    msisdn: str,
+    subject: str,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source: str,
+    subscriber: Subscriber | None = None,
 ) -> Met:
     """Evaluate the live campaigns triggered by an event of this customer's (the profile already
-    updated by it), in the caller's transaction: a customer who meets a campaign's condition and
-    audience is met at once."""
+    updated by it: given in memory, or read), in the caller's transaction: a customer who meets a
+    campaign's condition and audience is met at once."""
     campaigns = await repository.live_event_campaigns(session, subject)
-    return await fire_for(session, campaigns, [msisdn], now=now, zone=zone, source=source)
+    if subscriber is None or not campaigns:
+        return await fire_for(session, campaigns, [msisdn], now=now, zone=zone, source=source)
+    return await _fire(session, campaigns, subscriber, repository.profile_of(subscriber), now, zone, source)
 
 
 async def fire_for(
@@ -269,20 +278,51 @@ async def fire_for(
     met = Met()
     if not campaigns:
         return met
-    as_of = segments.AsOf.at(now, zone)
     for msisdn in msisdns:
         customer = await repository.subscriber_row(session, msisdn)
-        if customer is None:
-            continue
-        events = await repository.recent_events(session, msisdn, EVENT_MEMORY)
-        profile: Mapping[str, Any] = dict(customer._mapping)
-        for campaign in campaigns:
-            if not _fires(campaign, profile, events, as_of):
-                continue
-            if await _fired_lately(session, campaign, msisdn, now):
-                continue
-            met.add(await meet(session, campaign, [customer], now=now, source=source))
+        if customer is not None:
+            met.add(await _fire(session, campaigns, customer, dict(customer._mapping), now, zone, source))
     return met
+
+
+async def _fire(
+    session: AsyncSession,
+    campaigns: Sequence[Campaign],
+    customer: Any,
+    profile: Mapping[str, Any],
+    now: datetime,
+    zone: ZoneInfo,
+    source: str,
+) -> Met:
+    """Meet one customer in each campaign whose condition and audience they meet now."""
+    met = Met()
+    as_of = segments.AsOf.at(now, zone)
+    # Past events are read only when some campaign's tree asks about them (one query less per event).
+    events = (
+        await repository.recent_events(session, customer.msisdn, EVENT_MEMORY)
+        if any(_asks_about_events(campaign) for campaign in campaigns)
+        else []
+    )
+    for campaign in campaigns:
+        if not _fires(campaign, profile, events, as_of):
+            continue
+        if await _fired_lately(session, campaign, customer.msisdn, now):
+            continue
+        met.add(await meet(session, campaign, [customer], now=now, source=source))
+    return met
+
+
+def _asks_about_events(campaign: Campaign) -> bool:
+    """Say whether a campaign's trigger condition or audience looks at past events."""
+    return _has_event_node(campaign.trigger.get("condition")) or _has_event_node(campaign.audience)
+
+
+def _has_event_node(tree: Any) -> bool:
+    if isinstance(tree, dict):
+        return "event" in tree or any(_has_event_node(value) for value in tree.values())
+    if isinstance(tree, list):
+        return any(_has_event_node(value) for value in tree)
+    return False
 
 
 def _fires(

@@ -46,6 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from campaigns import repository
 from campaigns.models import CallContact, Incident, IncidentCall, IncidentPerson, PlaceSeen, Subscriber
 from careloop_common.db import SessionFactory, transaction, utcnow
 from careloop_common.errors import NotFound, ProblemError
@@ -244,7 +245,9 @@ async def on_place(
     session: AsyncSession, payload: LocationUpdatedV1, *, now: datetime, key: str, source: str
 ) -> None:
     """Record where a subscriber was seen; one seen in an active incident's area and window joins it."""
-    subscriber = await session.get(Subscriber, payload.msisdn)
+    subscriber = repository.locked_subscriber(session, payload.msisdn) or await session.get(
+        Subscriber, payload.msisdn
+    )
     if subscriber is None:
         return  # the audience consumer counted it; a place of no one is kept for no one
     cell = place_cell(payload.cell, payload.lat, payload.lng)
@@ -260,7 +263,10 @@ async def on_place(
 
 async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
     """Count a call between a subscriber and a number they dialled."""
-    if await session.get(Subscriber, payload.msisdn) is None:
+    known = repository.locked_subscriber(session, payload.msisdn) or await session.get(
+        Subscriber, payload.msisdn
+    )
+    if known is None:
         return
     counterpart = callable_number(payload.called, payload.msisdn)
     if counterpart is None or counterpart == payload.msisdn:

@@ -517,7 +517,41 @@ def _insert(session: AsyncSession, table: sa.Table) -> Any:
 
 async def subscriber_for_update(session: AsyncSession, msisdn: str) -> Subscriber | None:
     """Return one subscriber, locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    locked = locked_subscriber(session, msisdn)
+    if locked is not None:
+        return locked
     return await session.get(Subscriber, msisdn, with_for_update=True)
+
+
+LOCKED_SUBSCRIBERS = "campaigns.locked_subscribers"
+
+
+async def lock_subscribers(session: AsyncSession, msisdns: Sequence[str]) -> None:
+    """Read and lock, in one query, the subscribers a batch of feed events is about (in number order,
+    so two replicas locking overlapping batches cannot deadlock); later look-ups in the same
+    transaction take them from here."""
+    if not msisdns:
+        return
+    query = select(Subscriber).where(col(Subscriber.msisdn).in_(sorted(set(msisdns))))
+    found = (await session.scalars(query.order_by(col(Subscriber.msisdn)).with_for_update())).all()
+    locked: dict[str, Subscriber] = session.info.setdefault(LOCKED_SUBSCRIBERS, {})
+    locked.update((subscriber.msisdn, subscriber) for subscriber in found)
+
+
+def locked_subscriber(session: AsyncSession, msisdn: str) -> Subscriber | None:
+    """Return a subscriber this transaction already read and locked, or None (not read: ask)."""
+    locked: dict[str, Subscriber] = session.info.get(LOCKED_SUBSCRIBERS, {})
+    return locked.get(msisdn)
+
+
+SUBSCRIBER_ATTRIBUTES = tuple(
+    (attr.key, attr.columns[0].name) for attr in sa.inspect(Subscriber).column_attrs
+)
+
+
+def profile_of(subscriber: Subscriber) -> dict[str, Any]:
+    """Return a subscriber's columns as segment predicates read them, from the object in memory."""
+    return {column: getattr(subscriber, key) for key, column in SUBSCRIBER_ATTRIBUTES}
 
 
 async def add_subscriber_event(
