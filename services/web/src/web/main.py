@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from careloop_common.telemetry import RequestContextMiddleware, configure_logging, metrics_endpoint
-from web import account, portal
+from web import account, campaign_pages, portal, supervisor_pages
 from web.gateway import Gateway
 from web.pages import STATIC, install_page_handlers
 from web.sessions import SessionCodec
@@ -48,5 +48,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for module in (account, portal):
         app.include_router(module.router)
+    app.include_router(campaign_pages.router)
+    app.include_router(supervisor_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
