@@ -117,6 +117,7 @@ def column_chart(
     height, left, right, top, bottom = 240, 12, 12, 24, 44
     count = max(len(bars), 1)
     slot = (width - left - right) / count
+    column_w = min(slot * 0.7, 64.0)  # one week alone is a column, not a wall
     scale_max = max([b.value for b in bars if b.value is not None and b.value > 0], default=1.0)
     plot_h = height - top - bottom
     base = height - bottom
@@ -126,8 +127,8 @@ def column_chart(
         value = bar.value or 0.0
         column_h = max(0.0, value / scale_max) * plot_h
         body.append(
-            f'<rect class="bar {escape(bar.tone)}" x="{x + slot * 0.15:.1f}" y="{base - column_h:.1f}" '
-            f'width="{slot * 0.7:.1f}" height="{column_h:.1f}" rx="2">'
+            f'<rect class="bar {escape(bar.tone)}" x="{x + (slot - column_w) / 2:.1f}" '
+            f'y="{base - column_h:.1f}" width="{column_w:.1f}" height="{column_h:.1f}" rx="2">'
             f"<title>{escape(bar.label)}: {escape(fmt(value))}</title></rect>"
         )
         body.append(_text(x + slot / 2, base - column_h - 10, fmt(value), "value", "middle"))
@@ -148,7 +149,7 @@ def interval_chart(
     width: int = 560,
 ) -> Markup:
     """An estimate as a dot with its confidence interval as an error bar, against a zero line."""
-    height, left, right, middle = 120, 20, 20, 48
+    height, left, right, middle = 120, 44, 44, 48
     if estimate is None or low is None or high is None:
         return _svg(width, 60, title, [_text(width / 2, 30, no_data, "muted", "middle")], "interval")
     lo, hi = min(low, estimate, 0.0), max(high, estimate, 0.0)

@@ -292,6 +292,7 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str, str]] = {
     "period_from": ("From", "由", "从"),
     "period_to": ("To", "至", "至"),
     "complaints_filed": ("Complaints", "投訴", "投诉"),
+    "sla_resolution": ("Resolution within SLA", "按時解決", "按时解决"),
     "still_open": ("Still open", "未結案", "未结案"),
     "fcr": ("First-contact resolution", "首次接觸解決率", "首次接触解决率"),
     "breached": ("SLA breached", "超出服務時限", "超出服务时限"),

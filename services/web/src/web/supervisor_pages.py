@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from web import charts, console_messages
+from web.i18n import Translator
 from web.pages import NAV, NavItem, PageContext, staff_page
 
 router = APIRouter(include_in_schema=False)
@@ -106,5 +107,5 @@ def dashboard_charts(
     }
 
 
-def _category(t: Any, key: str | None) -> str:
+def _category(t: Translator, key: str | None) -> str:
     return t(f"category_{key}") if key else t("none")
