@@ -186,6 +186,10 @@ def test_the_author_cannot_approve_and_other_roles_are_refused(loaded: Platform)
         assert refused.status_code == 403
         assert "The author of a campaign cannot approve or reject it" in refused.text
         assert "approver-is-author" not in refused.text or "403" in refused.text
+        chinese = admin.get(campaign, headers={"Accept-Language": "zh-HK"})
+        assert "待審批" in chinese.text  # awaiting approval, in Traditional Chinese
+        simplified = admin.get("/campaigns/catalogue", headers={"Accept-Language": "zh-CN"})
+        assert "关怀模板目录" in simplified.text  # the care catalogue, in Simplified Chinese
         forged = admin.post(f"{campaign}/moves", data={"csrf": "forged", "status": "cancelled"})
         assert forged.status_code == 403
 
