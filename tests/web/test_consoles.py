@@ -92,7 +92,8 @@ def test_a_campaign_is_built_approved_run_and_watched(
     marketer.locator("#preview").get_by_text(f"{SUBSCRIBERS} customers").wait_for()
     marketer.get_by_label("Conditions (JSON)").fill('{"field": "regoin", "op": "=", "value": "HK"}')
     marketer.locator("#preview").get_by_role("alert").filter(has_text="regoin").wait_for()
-    marketer.get_by_label("Conditions (JSON)").fill('{"field": "region", "op": "=", "value": "HK"}')
+    marketer.locator("summary", has_text="Examples").click()
+    marketer.get_by_role("button", name="Use this").first.click()  # the first example: region HK
     marketer.locator("#preview").get_by_text(f"{SUBSCRIBERS} customers").wait_for()
     # The SMS counter: Chinese is UCS-2, 70 in one message, 67 a part beyond.
     marketer.get_by_label("繁體中文").fill(LONG_CHINESE)
@@ -181,6 +182,21 @@ def test_the_author_cannot_approve_and_other_roles_are_refused(loaded: Platform)
         )
         assert saved.status_code == 303, saved.text
         campaign = saved.headers["location"].split("?")[0]
+        assert "Edit campaign" in admin.get(f"{campaign}/edit").text
+        edited = admin.post(
+            f"{campaign}/edit",
+            data={
+                "csrf": csrf,
+                "kind": "payment_received",
+                "name": "Four eyes, edited",
+                "goal": "Check",
+                "content_en": "Thank you",
+                "trigger_type": "once",
+                "control_share": "0",
+            },
+        )
+        assert edited.status_code == 303, edited.text
+        assert "Four eyes, edited" in admin.get(campaign).text
         admin.post(f"{campaign}/moves", data={"csrf": csrf, "status": "submitted"})
         refused = admin.post(f"{campaign}/moves", data={"csrf": csrf, "status": "approved"})
         assert refused.status_code == 403

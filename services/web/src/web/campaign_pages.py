@@ -80,6 +80,17 @@ APPROVALS = ("approved", "rejected")
 # Everyone: a condition no subscriber fails (brand is required), so a preview can count them all.
 EVERYONE = {"not": {"field": "brand", "op": "is_null"}}
 MONITOR_REFRESH_S = 3
+# Statuses in which a campaign's counts still move (receipts arrive after it completes, too).
+MOVING = ("scheduled", "running", "paused", "completed")
+# Trees the builder offers to start from (docs/segments.md has more).
+AUDIENCE_EXAMPLES = (
+    '{"field": "region", "op": "=", "value": "HK"}',
+    '{"field": "value_tier", "op": "=", "value": "top20"}',
+    '{"field": "birthday", "op": "within_days", "value": 7}',
+    '{"event": "complaint.coverage", "within_days": 180}',
+    '{"all": [{"field": "fee_sensitivity", "op": ">=", "value": 3}, '
+    '{"field": "contact_sms", "op": "=", "value": true}]}',
+)
 
 Reader = Annotated[PageContext, Depends(staff_page("campaigns:read"))]
 Writer = Annotated[PageContext, Depends(staff_page("campaigns:write"))]
@@ -273,6 +284,7 @@ def _render_builder(
         subjects=TRIGGER_SUBJECTS,
         counts=draft.sms_counts(),
         campaign_id=campaign_id,
+        examples=AUDIENCE_EXAMPLES,
     )
 
 
@@ -535,7 +547,11 @@ async def monitor(
         page.t("run_done", run=run, targeted=targeted or 0, held_out=held_out or 0) if run is not None else ""
     )
     return page.render(
-        "campaigns/monitor.html", campaign=campaign, notice=notice, refresh_s=MONITOR_REFRESH_S, **live
+        "campaigns/monitor.html",
+        campaign=campaign,
+        notice=notice,
+        refresh_s=MONITOR_REFRESH_S if campaign["status"] in MOVING else 0,
+        **live,
     )
 
 

@@ -107,6 +107,8 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str, str]] = {
     "tab_evaluation": ("Evaluation", "成效評估", "效果评估"),
     # builder
     "builder_title": ("New care campaign", "新關懷活動", "新关怀活动"),
+    "builder_edit_title": ("Edit campaign", "編輯活動", "编辑活动"),
+    "use_example": ("Use this", "使用此例", "使用此例"),
     "basics": ("What and why", "活動內容與目標", "活动内容与目标"),
     "goal": ("Goal", "目標", "目标"),
     "channel": ("Channel", "渠道", "渠道"),

@@ -53,4 +53,17 @@ function wireTrigger() {
   show();
 }
 
-document.addEventListener("DOMContentLoaded", () => { wireCounters(); wireTrigger(); });
+// An example's button puts its tree in the conditions box; the input event re-counts the audience.
+function wireExamples() {
+  document.querySelectorAll("button[data-example]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const area = document.getElementById(button.dataset.target);
+      if (!area) return;
+      area.value = JSON.stringify(JSON.parse(button.dataset.example), null, 2);
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+      area.focus();
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { wireCounters(); wireTrigger(); wireExamples(); });
