@@ -152,6 +152,9 @@ def test_a_campaign_is_built_approved_run_and_watched(
     assert filed >= 4
     assert supervisor.locator("svg.chart").count() >= 3
     shoot(supervisor, "supervisor-dashboard")
+    supervisor.get_by_role("link", name="繁體中文").click()
+    supervisor.get_by_role("heading", name="主管儀表板").wait_for()
+    shoot(supervisor, "supervisor-dashboard-zh-Hant")
     assert not problems, problems
     assert not supervisor_problems, supervisor_problems
 
