@@ -88,7 +88,16 @@ def test_a_campaign_is_built_approved_run_and_watched(
 
     # The builder: the live audience count follows the conditions typed.
     marketer.locator("#name").fill("Web console birthday care")
-    marketer.get_by_label("Conditions (JSON)").fill('{"field": "region", "op": "=", "value": "HK"}')
+    marketer.get_by_label("Conditions (JSON)").fill("")
+    marketer.get_by_label("Field", exact=True).select_option("region")
+    marketer.get_by_label("Operator").select_option("=")
+    marketer.get_by_label("Value", exact=True).fill("HK")
+    marketer.get_by_role("button", name="Add condition").click()
+    marketer.locator("#preview").get_by_text(f"{SUBSCRIBERS} customers").wait_for()
+    marketer.get_by_label("Value", exact=True).fill("zh-Hant")
+    marketer.get_by_label("Field", exact=True).select_option("language")
+    marketer.get_by_role("button", name="Add condition").click()
+    assert '"all"' in marketer.get_by_label("Conditions (JSON)").input_value()
     marketer.locator("#preview").get_by_text(f"{SUBSCRIBERS} customers").wait_for()
     marketer.get_by_label("Conditions (JSON)").fill('{"field": "regoin", "op": "=", "value": "HK"}')
     marketer.locator("#preview").get_by_role("alert").filter(has_text="regoin").wait_for()

@@ -82,6 +82,21 @@ EVERYONE = {"not": {"field": "brand", "op": "is_null"}}
 MONITOR_REFRESH_S = 3
 # Statuses in which a campaign's counts still move (receipts arrive after it completes, too).
 MOVING = ("scheduled", "running", "paused", "completed")
+# The fields and operators a segment takes (docs/segments.md; the campaigns service's registry decides,
+# and names any fault, so this list only helps typing).
+SEGMENT_FIELDS = (
+    "region", "language", "brand", "plan_id", "customer_class", "lifecycle_stage", "value_tier",
+    "fee_sensitivity", "recommended_plan_id", "plan_saving", "balance", "avg_daily_spend_3d",
+    "revenue_m1", "revenue_m2", "revenue_m3", "minutes_m1", "sms_m1", "data_mb_m1",
+    "long_distance_minutes_m1", "roaming_minutes_m1", "long_distance_calls_m1", "prefix_calls_m1",
+    "fee_queries_m1", "top_ups_m1", "points", "points_expire_on", "contact_sms", "contact_call",
+    "roaming", "roaming_country", "cell", "time_zone", "join_date", "birthday", "last_payment_at",
+    "located_at", "models_at",
+)  # fmt: skip
+SEGMENT_OPS = (
+    "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "startswith", "is_null",
+    "within_days", "within_last_days", "older_than_days",
+)  # fmt: skip
 # Trees the builder offers to start from (docs/segments.md has more).
 AUDIENCE_EXAMPLES = (
     '{"field": "region", "op": "=", "value": "HK"}',
@@ -285,6 +300,8 @@ def _render_builder(
         counts=draft.sms_counts(),
         campaign_id=campaign_id,
         examples=AUDIENCE_EXAMPLES,
+        segment_fields=SEGMENT_FIELDS,
+        segment_ops=SEGMENT_OPS,
     )
 
 

@@ -66,4 +66,40 @@ function wireExamples() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { wireCounters(); wireTrigger(); wireExamples(); });
+// A typed value as JSON: numbers, true/false, else text.
+function typed(text) {
+  const t = text.trim();
+  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+  if (t === "true" || t === "false") return t === "true";
+  return t;
+}
+
+// "Add condition" builds one comparison from the three inputs and joins it to the tree with all.
+function wireAdder() {
+  document.querySelectorAll("button[data-add-condition]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const area = document.getElementById(button.dataset.addCondition);
+      const field = document.getElementById(button.dataset.field).value;
+      const op = document.getElementById(button.dataset.op).value;
+      const raw = document.getElementById(button.dataset.value).value;
+      const node = { field, op };
+      if (["in", "not_in", "between"].includes(op)) node.value = raw.split(",").map(typed);
+      else if (op !== "is_null") node.value = typed(raw);
+      let tree = node;
+      if (area.value.trim()) {
+        let current;
+        try { current = JSON.parse(area.value); } catch (e) { area.focus(); return; }
+        tree = current && Array.isArray(current.all) ? { all: [...current.all, node] } : { all: [current, node] };
+      }
+      area.value = JSON.stringify(tree, null, 2);
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wireCounters();
+  wireTrigger();
+  wireExamples();
+  wireAdder();
+});
