@@ -221,6 +221,25 @@ def test_the_author_cannot_approve_and_other_roles_are_refused(loaded: Platform)
         forged = admin.post(f"{campaign}/moves", data={"csrf": "forged", "status": "cancelled"})
         assert forged.status_code == 403
 
+        # Another approver approves; the author runs it, pauses it, and the page offers to resume.
+        with httpx.Client(base_url=loaded.url, headers={"Accept-Language": "en"}, timeout=15) as supervisor:
+            supervisor.post("/login", data={"username": "supervisor", "password": PASSWORD})
+            page = supervisor.get(campaign)
+            approved = supervisor.post(
+                f"{campaign}/moves", data={"csrf": _csrf(page.text), "status": "approved"}
+            )
+            assert approved.status_code == 303, approved.text
+        for status in ("running", "paused"):
+            moved = admin.post(f"{campaign}/moves", data={"csrf": csrf, "status": status})
+            assert moved.status_code == 303, moved.text
+        paused = admin.get(campaign).text
+        assert 'class="badge status-paused"' in paused
+        assert 'value="running"' in paused
+        assert "Run now" not in paused
+        illegal = admin.post(f"{campaign}/moves", data={"csrf": csrf, "status": "evaluated"})
+        assert illegal.status_code == 409
+        assert "cannot make that move" in illegal.text
+
     with httpx.Client(base_url=loaded.url, headers={"Accept-Language": "en"}, timeout=15) as marketer:
         marketer.post("/login", data={"username": "marketer", "password": PASSWORD})
         assert marketer.get("/supervisor").status_code == 403
