@@ -5,6 +5,7 @@ approve (campaigns:approve, never the author) exactly as for any other client.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -474,7 +475,9 @@ async def segment_preview(page: Reader, audience: Long = "", csrf: Csrf = "") ->
 
 
 @router.get("/campaigns/{campaign_id}")
-async def campaign_page(page: Reader, campaign_id: CampaignId, saved: str = "") -> Response:
+async def campaign_page(
+    page: Reader, campaign_id: CampaignId, saved: Annotated[str, Query(max_length=8)] = ""
+) -> Response:
     """Show a campaign: what it is, where it is in its life, what may be done next, its history."""
     return await _render_campaign(page, campaign_id, notice=page.t("campaign_saved") if saved else "")
 
@@ -482,8 +485,10 @@ async def campaign_page(page: Reader, campaign_id: CampaignId, saved: str = "") 
 async def _render_campaign(
     page: PageContext, campaign_id: str, status: int = 200, notice: str = "", problem: str = ""
 ) -> Response:
-    campaign = await page.gateway.get(f"{API}/campaigns/{campaign_id}", page.token)
-    steps = await page.gateway.get(f"{API}/campaigns/{campaign_id}/steps", page.token)
+    campaign, steps = await asyncio.gather(
+        page.gateway.get(f"{API}/campaigns/{campaign_id}", page.token),
+        page.gateway.get(f"{API}/campaigns/{campaign_id}/steps", page.token),
+    )
     assert page.staff is not None
     offered = [to for to, scope in MOVES.get(campaign["status"], []) if page.staff.may(scope)]
     return page.render(
@@ -580,8 +585,10 @@ async def monitor_live(page: Reader, campaign_id: CampaignId) -> Response:
 
 
 async def _live(page: PageContext, campaign_id: str) -> dict[str, Any]:
-    counts = await page.gateway.get(f"{API}/campaigns/{campaign_id}/counts", page.token)
-    frequency = await page.gateway.get(f"{API}/contact-frequency", page.token)
+    counts, frequency = await asyncio.gather(
+        page.gateway.get(f"{API}/campaigns/{campaign_id}/counts", page.token),
+        page.gateway.get(f"{API}/contact-frequency", page.token),
+    )
     return {
         "counts": counts,
         "figures": monitor_figures(counts),
