@@ -100,7 +100,7 @@ HOMES: list[tuple[str, str]] = [
     ("complaints:supervise", "/"),
     ("coverage:write", "/"),
     ("complaints:write", "/"),
-    ("campaigns:write", "/"),
+    ("campaigns:write", "/campaigns"),
 ]
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from careloop_common.telemetry import RequestContextMiddleware, configure_logging, metrics_endpoint
-from web import account, desk, engineering, portal
+from web import account, campaign_pages, desk, engineering, portal, supervisor_pages
 from web.gateway import Gateway
 from web.pages import STATIC, install_page_handlers
 from web.sessions import SessionCodec
@@ -54,5 +54,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for module in (account, portal, desk, engineering):
         app.include_router(module.router)
+    app.include_router(campaign_pages.router)
+    app.include_router(supervisor_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
