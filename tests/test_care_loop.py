@@ -321,7 +321,10 @@ async def put_plans(loop: Loop) -> None:
 
 
 async def subscriber(loop: Loop, msisdn: str) -> dict[str, Any]:
+    """Return the subscriber as campaigns holds it ({} while the CRM feed has not reached it yet)."""
     response = await loop.client.get(f"/campaigns/v1/subscribers/{msisdn}", headers=loop.keys["marketer"])
+    if response.status_code == 404:
+        return {}
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,16 +16,18 @@ from campaign_data import Campaigns, catalogue_rows, deliver, held, past_events,
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from campaigns import audience
 from campaigns.audience import refresh_due_models
+from campaigns.catalogue import TEMPLATES
 from campaigns.consumers import AUDIENCE
 from campaigns.main import create_app
-from campaigns.models import ModelDue, ModelRun
+from campaigns.models import CallContact, Campaign, CampaignMember, ModelDue, ModelRun
 from campaigns.settings import CampaignsSettings
 from careloop_common.bus import dead_letter_subject
-from careloop_common.db import transaction
-from careloop_common.events import new_event
+from careloop_common.db import transaction, utcnow
+from careloop_common.events import EventContract, new_event
 from careloop_common.events.feeds import (
     BalanceChangedV1,
     BillIssuedV1,
@@ -450,3 +453,96 @@ def test_bill_slots() -> None:
     assert audience.bill_slot("2027-01", "2026-12") == 1
     assert audience.bill_slot("2026-10", "2026-07") is None
     assert audience.shifted_revenue([3.0, 2.0, 1.0], 2, 9.0) == [9.0, 0.0, 3.0]
+
+
+# --- a batch applied in one transaction ------------------------------------------------------------
+
+
+def feed_story(msisdn: str, base: datetime) -> list[EventContract]:
+    """A day of one customer's feeds: profile, spend, a low balance, calls, a trip, a payment, a bill."""
+
+    def hours(n: float) -> datetime:
+        return base + timedelta(hours=n)
+
+    day = base.date()
+    return [
+        profile(msisdn=msisdn),
+        *(DailySpendClosedV1(msisdn=msisdn, day=day - timedelta(days=n), spend=6.0) for n in (1, 2, 3)),
+        BalanceChangedV1(msisdn=msisdn, balance=9.0, at=hours(1)),
+        CallDetailV1(
+            msisdn=msisdn, called="+8613800000001", started_at=hours(2), duration_s=60, long_distance=True
+        ),
+        CallDetailV1(
+            msisdn=msisdn, called="+8613800000001", started_at=hours(3), duration_s=30, long_distance=True
+        ),
+        BalanceChangedV1(msisdn=msisdn, balance=8.0, at=hours(4)),
+        LocationUpdatedV1(msisdn=msisdn, roaming=True, country="JP", lat=35.68, lng=139.69, at=hours(5)),
+        PaymentReceivedV1(msisdn=msisdn, amount=50.0, at=hours(6)),
+        BillIssuedV1(msisdn=msisdn, period="2026-10", amount=120.0, minutes=300.0),
+    ]
+
+
+async def test_a_batch_in_one_transaction_leaves_what_its_events_one_by_one_leave(
+    campaigns: Campaigns,
+) -> None:
+    """The feed consumer applies a fetched batch in one transaction (subscribers read at once,
+    writes collected to its end): the same events one by one must leave the same state."""
+    one_by_one, together = HK, "+85291234568"
+    async with transaction(campaigns.sessions) as session:
+        for template_id in ("balance_reminder", "prefix_long_distance", "prefix_roaming"):
+            session.add(running_from_template(template_id))
+    [runner] = [r for r in campaigns.app.state.platform.consumers if r.spec.durable == AUDIENCE]
+    base = utcnow() - timedelta(hours=7)  # the 12593 care looks at calls of the last day
+    for payload in feed_story(one_by_one, base):
+        assert await runner.apply(new_event(payload, source="/operator/test"), payload)
+    batch = [(new_event(p, source="/operator/test"), p) for p in feed_story(together, base)]
+    batch.append(batch[5])  # a redelivery within the batch: applied once
+    assert await runner.apply_together(batch) == [True] * (len(batch) - 1) + [False]
+
+    def same(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: v for k, v in values.items() if k not in ("msisdn", "customer_ref", "updated_at", "created_at")
+        }
+
+    first, second = await held(campaigns.sessions, one_by_one), await held(campaigns.sessions, together)
+    assert first is not None
+    assert second is not None
+    assert same(first.model_dump()) == same(second.model_dump())
+    assert await past_events(campaigns.sessions, one_by_one) == await past_events(
+        campaigns.sessions, together
+    )
+    async with transaction(campaigns.sessions) as session:
+        members, calls = {}, {}
+        for msisdn in (one_by_one, together):
+            met = await session.scalars(select(CampaignMember).where(col(CampaignMember.msisdn) == msisdn))
+            members[msisdn] = sorted((m.campaign_id, m.touches, m.outcome) for m in met)
+            counted = await session.scalars(select(CallContact).where(col(CallContact.msisdn) == msisdn))
+            calls[msisdn] = [(c.counterpart, c.calls, c.seconds) for c in counted]
+        due = set(await session.scalars(select(ModelDue.msisdn)))
+    assert members[one_by_one] == members[together]
+    assert len(members[together]) == 3  # the balance reminder, the 12593 care and the roaming care
+    assert calls[one_by_one] == calls[together] == [("+8613800000001", 2, 90)]
+    assert {one_by_one, together} <= due
+
+
+def running_from_template(template_id: str) -> Campaign:
+    """Return a running campaign drafted from a catalogue template, with no control arm."""
+    template = TEMPLATES[template_id]
+    now = utcnow()
+    return Campaign(
+        id=str(uuid.uuid4()),
+        name=template.name,
+        goal=template.goal,
+        kind=template.kind,
+        status="running",
+        trigger_kind=template.trigger["type"],
+        trigger=template.trigger,
+        audience=template.audience,
+        content=template.content,
+        conversion=template.conversion,
+        control_share=0.0,
+        cap_per_customer=template.cap_per_customer,
+        author="mei",
+        created_at=now,
+        updated_at=now,
+    )

@@ -62,6 +62,8 @@ class ConsumerSpec:
     # Called first in a batch's transaction with the batch's payloads (e.g. to read and lock every
     # row the batch touches in one query instead of one per event).
     prepare: Callable[[AsyncSession, list[EventContract]], Awaitable[None]] | None = None
+    # Called last in a batch's transaction, before it commits (e.g. to write what it collected).
+    finish: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         """Refuse durable names JetStream would reject."""
@@ -199,6 +201,8 @@ class ConsumerRunner:
                 )
                 await self.spec.handler(session, event, payload)
                 applied.append(True)
+            if self.spec.finish is not None:
+                await self.spec.finish(session)
         return applied
 
     async def apply(self, event: CloudEvent, payload: EventContract) -> bool:

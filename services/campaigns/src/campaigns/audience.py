@@ -180,7 +180,14 @@ async def apply_feed(session: AsyncSession, payload: EventContract, *, customer_
     subscriber.updated_at = utcnow()
     if changes_inputs:
         await repository.mark_models_due(session, [subscriber.msisdn], utcnow())
-    await session.flush()
+    await _flush_unless_collecting(session)
+
+
+async def _flush_unless_collecting(session: AsyncSession) -> None:
+    """Write the subscriber's change now, unless a batch writes everything at its end (one UPDATE
+    per subscriber changed, not one per event)."""
+    if repository.pending_writes(session) is None:
+        await session.flush()
 
 
 async def _apply_usage(session: AsyncSession, subscriber: Subscriber, payload: UsageFeed) -> bool:
@@ -232,7 +239,7 @@ async def apply_profile(session: AsyncSession, payload: SubscriberUpsertedV1, *,
     subscriber.updated_at = now
     if (subscriber.plan_id, subscriber.join_date) != inputs_before:
         await repository.mark_models_due(session, [payload.msisdn], now)
-    await session.flush()
+    await _flush_unless_collecting(session)
 
 
 def _profile_values(payload: SubscriberUpsertedV1) -> dict[str, Any]:
@@ -337,7 +344,7 @@ async def apply_departure(session: AsyncSession, payload: SubscriberLeftV1) -> N
         subscriber.contact_sms = subscriber.contact_call = False
         subscriber.profile_at = payload.at
     subscriber.updated_at = utcnow()
-    await session.flush()
+    await _flush_unless_collecting(session)
 
 
 async def apply_payment(session: AsyncSession, subscriber: Subscriber, payload: PaymentReceivedV1) -> None:

@@ -75,10 +75,24 @@ def on_feed(settings: CampaignsSettings) -> Handler:
     return handle
 
 
-async def lock_feed_subscribers(session: AsyncSession, payloads: list[EventContract]) -> None:
-    """Read and lock every subscriber a batch of feed events is about, in one query."""
+async def start_feed_batch(session: AsyncSession, payloads: list[EventContract]) -> None:
+    """Read and lock every subscriber a batch of feed events is about, in one query, and collect
+    the batch's past events, model marks and call counts to write them at its end."""
     numbers = [m for m in (getattr(p, "msisdn", None) for p in payloads) if isinstance(m, str)]
     await repository.lock_subscribers(session, numbers)
+    repository.collect_writes(session)
+    campaigns = await repository.all_live_event_campaigns(session)
+    await repository.read_members(session, [c.id for c in campaigns], numbers)
+    # Every statement would otherwise first flush the subscribers changed so far: one UPDATE per
+    # event instead of one per subscriber at the commit. Reads that need the change flush first.
+    session.sync_session.autoflush = False
+
+
+async def finish_feed_batch(session: AsyncSession) -> None:
+    """Write what the batch collected, in a few statements, before it commits."""
+    pending = await repository.write_collected(session)
+    if pending is not None:
+        await incidents.write_calls(session, pending.calls)
 
 
 async def on_contact_outcome(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
@@ -146,7 +160,8 @@ def specs(settings: CampaignsSettings | None = None) -> list[ConsumerSpec]:
             handler=on_feed(settings),
             batch=256,
             together=True,  # operator feeds arrive by the thousand a second: one commit per batch
-            prepare=lock_feed_subscribers,
+            prepare=start_feed_batch,
+            finish=finish_feed_batch,
         ),
         ConsumerSpec(
             durable=CONTACT_OUTCOMES,

@@ -257,6 +257,7 @@ async def on_place(
     )
     for incident in await active_incidents_once(session):
         if incident.starts_at <= payload.at <= incident.ends_at and covers(incident.cells, cell):
+            await session.flush()  # targeting reads the places and profiles this batch changed
             via = "roaming" if payload.roaming else "entered"
             await add_people(session, incident, {payload.msisdn: via}, now=now, key=key, source=source)
 
@@ -271,27 +272,41 @@ async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
     counterpart = callable_number(payload.called, payload.msisdn)
     if counterpart is None or counterpart == payload.msisdn:
         return
+    pending = repository.pending_writes(session)
+    if pending is None:
+        await write_calls(
+            session, {(payload.msisdn, counterpart): [1, payload.duration_s, payload.started_at]}
+        )
+        return
+    count = pending.calls.setdefault((payload.msisdn, counterpart), [0, 0, payload.started_at])
+    count[0] += 1
+    count[1] += payload.duration_s
+    count[2] = max(count[2], payload.started_at)
+
+
+async def write_calls(session: AsyncSession, calls: dict[tuple[str, str], list[Any]]) -> None:
+    """Add counted calls (calls, seconds, latest start per pair of numbers) to the call contacts."""
+    if not calls:
+        return
     table = CALL_CONTACT
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(
-        msisdn=payload.msisdn,
-        counterpart=counterpart,
-        calls=1,
-        seconds=payload.duration_s,
-        last_at=payload.started_at,
-    )
+    statement = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.msisdn, table.c.counterpart],
         set_={
-            "calls": table.c.calls + 1,
-            "seconds": table.c.seconds + payload.duration_s,
+            "calls": table.c.calls + statement.excluded.calls,
+            "seconds": table.c.seconds + statement.excluded.seconds,
             "last_at": sa.case(
                 (table.c.last_at < statement.excluded.last_at, statement.excluded.last_at),
                 else_=table.c.last_at,
             ),
         },
     )
-    await session.execute(statement)
+    rows = [
+        {"msisdn": msisdn, "counterpart": counterpart, "calls": n, "seconds": seconds, "last_at": last}
+        for (msisdn, counterpart), (n, seconds, last) in sorted(calls.items())
+    ]
+    await session.execute(statement, rows)
 
 
 async def prune_places(session: AsyncSession, before: datetime) -> int:

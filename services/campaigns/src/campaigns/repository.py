@@ -8,7 +8,9 @@ the outputs go back as one executemany UPDATE per chunk: no ORM object is built 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -306,6 +308,13 @@ async def members_of(session: AsyncSession, campaign_id: str, msisdns: Sequence[
     """Return a campaign's members among these numbers (touches, last_at, arm, outcome), by number."""
     if not msisdns:
         return {}
+    pending = pending_writes(session)
+    if pending is not None and pending.covers(campaign_id, msisdns):
+        return {
+            m: SimpleNamespace(**state)
+            for m in msisdns
+            if (state := pending.members.get((campaign_id, m))) is not None
+        }
     rows = await session.execute(
         sa.select(MEMBER.c.msisdn, MEMBER.c.touches, MEMBER.c.last_at, MEMBER.c.arm, MEMBER.c.outcome).where(
             MEMBER.c.campaign_id == campaign_id, MEMBER.c.msisdn.in_(list(msisdns))
@@ -317,6 +326,11 @@ async def members_of(session: AsyncSession, campaign_id: str, msisdns: Sequence[
 async def upsert_members(session: AsyncSession, members: Sequence[Mapping[str, Any]]) -> None:
     """Record customers met: new ones as given, known ones touched again (one statement)."""
     if not members:
+        return
+    pending = pending_writes(session)
+    if pending is not None and pending.covers(members[0]["campaign_id"], [m["msisdn"] for m in members]):
+        for member in members:
+            pending.meet(member)
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -346,19 +360,24 @@ async def due_campaigns(session: AsyncSession, now: datetime) -> list[str]:
 LIVE_EVENT_CAMPAIGNS = "campaigns.live_event_campaigns"
 
 
-async def live_event_campaigns(session: AsyncSession, subject: str) -> list[Campaign]:
-    """Return the running campaigns an event of this subject triggers.
-
-    Read once per session: a consumer applying a batch of events in one transaction asks for
-    every event, and the answer cannot change within the transaction that reads it.
-    """
+async def all_live_event_campaigns(session: AsyncSession) -> list[Campaign]:
+    """Return every running event-triggered campaign (read once per session, as below)."""
     cached: list[Campaign] | None = session.info.get(LIVE_EVENT_CAMPAIGNS)
     if cached is None:
         rows = await session.execute(
             select(Campaign).where(col(Campaign.status) == "running", col(Campaign.trigger_kind) == "event")
         )
         cached = session.info[LIVE_EVENT_CAMPAIGNS] = list(rows.scalars())
-    return [c for c in cached if c.trigger.get("subject") == subject]
+    return cached
+
+
+async def live_event_campaigns(session: AsyncSession, subject: str) -> list[Campaign]:
+    """Return the running campaigns an event of this subject triggers.
+
+    Read once per session: a consumer applying a batch of events in one transaction asks for
+    every event, and the answer cannot change within the transaction that reads it.
+    """
+    return [c for c in await all_live_event_campaigns(session) if c.trigger.get("subject") == subject]
 
 
 async def subscriber_row(session: AsyncSession, msisdn: str) -> Any:
@@ -557,24 +576,143 @@ def profile_of(subscriber: Subscriber) -> dict[str, Any]:
 async def add_subscriber_event(
     session: AsyncSession, msisdn: str, kind: str, at: datetime, detail: dict[str, object]
 ) -> None:
-    """Record a past event of a subscriber."""
+    """Record a past event of a subscriber (at the batch's end when the transaction collects writes)."""
+    pending = pending_writes(session)
+    if pending is not None:
+        pending.events.append({"msisdn": msisdn, "kind": kind, "at": at, "detail": detail})
+        return
     await session.execute(SUBSCRIBER_EVENT.insert().values(msisdn=msisdn, kind=kind, at=at, detail=detail))
 
 
-async def recent_events(session: AsyncSession, msisdn: str, limit: int) -> list[SubscriberEvent]:
-    """Return a subscriber's latest past events, newest first."""
+@dataclass
+class PendingWrites:
+    """Rows a batch of feed events collects and writes at its end in a few statements, instead of a
+    statement or more per event (the same transaction either way)."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    due: dict[str, datetime] = field(default_factory=dict)
+    calls: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # [calls, seconds, last_at]
+    # The live triggered campaigns' members among the batch's subscribers, read once at its start
+    # and kept here as the batch meets them; those it met are written at its end.
+    member_campaigns: frozenset[str] = frozenset()
+    member_numbers: frozenset[str] = frozenset()
+    members: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    met: set[tuple[str, str]] = field(default_factory=set)
+
+    def covers(self, campaign_id: str, msisdns: Sequence[str]) -> bool:
+        """Say whether the members of this campaign among these numbers were read at the start."""
+        return campaign_id in self.member_campaigns and all(m in self.member_numbers for m in msisdns)
+
+    def meet(self, member: Mapping[str, Any]) -> None:
+        """Record meeting a customer as upsert_members would: new as given, known touched again."""
+        key = (str(member["campaign_id"]), str(member["msisdn"]))
+        known = self.members.get(key)
+        if known is None:
+            self.members[key] = dict(member)
+        else:
+            known.update(
+                touches=known["touches"] + 1,
+                last_at=member["last_at"],
+                outcome=member["outcome"],
+                reason=None,
+            )
+        self.met.add(key)
+
+
+async def read_members(session: AsyncSession, campaign_ids: Sequence[str], msisdns: Sequence[str]) -> None:
+    """Read the members of these campaigns among these numbers into the batch's pending writes."""
+    pending = pending_writes(session)
+    if pending is None or not campaign_ids or not msisdns:
+        return
+    numbers = sorted(set(msisdns))
+    rows = await session.execute(
+        sa.select(MEMBER).where(MEMBER.c.campaign_id.in_(list(campaign_ids)), MEMBER.c.msisdn.in_(numbers))
+    )
+    pending.members.update(((row.campaign_id, row.msisdn), dict(row._mapping)) for row in rows)
+    pending.member_campaigns = frozenset(campaign_ids)
+    pending.member_numbers = frozenset(numbers)
+
+
+async def _write_members(session: AsyncSession, pending: PendingWrites) -> None:
+    """Write the members the batch met, as they stand at its end."""
+    if not pending.met:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(MEMBER)
+    statement = statement.on_conflict_do_update(
+        index_elements=[MEMBER.c.campaign_id, MEMBER.c.msisdn],
+        set_={
+            "touches": statement.excluded.touches,
+            "last_at": statement.excluded.last_at,
+            "outcome": statement.excluded.outcome,
+            "reason": statement.excluded.reason,
+        },
+    )
+    await session.execute(statement, [pending.members[key] for key in sorted(pending.met)])
+
+
+PENDING_WRITES = "campaigns.pending_writes"
+
+
+def collect_writes(session: AsyncSession) -> None:
+    """Make this transaction collect its past events and model marks until ``write_collected``."""
+    session.info[PENDING_WRITES] = PendingWrites()
+
+
+def pending_writes(session: AsyncSession) -> PendingWrites | None:
+    """Return the writes this transaction collects, or None when it writes at once."""
+    pending: PendingWrites | None = session.info.get(PENDING_WRITES)
+    return pending
+
+
+async def write_collected(session: AsyncSession) -> PendingWrites | None:
+    """Write what the transaction collected (and stop collecting); return it."""
+    pending: PendingWrites | None = session.info.pop(PENDING_WRITES, None)
+    if pending is None:
+        return None
+    if pending.events:
+        await session.execute(SUBSCRIBER_EVENT.insert(), pending.events)
+    if pending.due:
+        await mark_models_due(session, list(pending.due), min(pending.due.values()))
+    await _write_members(session, pending)
+    return pending
+
+
+async def recent_events(session: AsyncSession, msisdn: str, limit: int) -> list[Any]:
+    """Return a subscriber's latest past events (kind, at, detail), newest first, with those the
+    transaction has collected but not written yet."""
     query = (
-        select(SubscriberEvent)
-        .where(col(SubscriberEvent.msisdn) == msisdn)
-        .order_by(col(SubscriberEvent.at).desc(), col(SubscriberEvent.id).desc())
+        sa.select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.detail)
+        .where(EVENTS.c.msisdn == msisdn)
+        .order_by(EVENTS.c.at.desc(), EVENTS.c.id.desc())
         .limit(limit)
     )
-    return list(await session.scalars(query))
+    stored: list[Any] = list((await session.execute(query)).all())
+    pending = pending_writes(session)
+    if pending is None or not pending.events:
+        return stored
+    mine = [PastEvent(e["kind"], e["at"], e["detail"]) for e in pending.events if e["msisdn"] == msisdn]
+    return sorted(mine[::-1] + stored, key=lambda e: e.at, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
+class PastEvent:
+    """A past event not written yet, read like a stored one."""
+
+    kind: str
+    at: datetime
+    detail: dict[str, object]
 
 
 async def mark_models_due(session: AsyncSession, msisdns: Sequence[str], now: datetime) -> None:
     """Mark subscribers whose model inputs changed; a mark already there gets a new version."""
     if not msisdns:
+        return
+    pending = pending_writes(session)
+    if pending is not None:
+        for msisdn in msisdns:
+            pending.due.setdefault(msisdn, now)
         return
     statement = _insert(session, MODEL_DUE)
     statement = statement.on_conflict_do_update(
