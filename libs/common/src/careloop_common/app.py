@@ -119,6 +119,7 @@ def create_service_app(
         bus=bus,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
+        lease_s=settings.outbox_lease_s,
     )
     relay_box.append(relay)
     state = Platform(
