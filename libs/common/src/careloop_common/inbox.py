@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from careloop_common.bus import Bus, dead_letter_subject
-from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
+from careloop_common.db import SessionFactory, UTCDateTime, database_unavailable, transaction, utcnow
 from careloop_common.events.envelope import CloudEvent, EventContract, MalformedEvent, decode_payload
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,13 @@ class ConsumerRunner:
 
     async def _retry_or_dead_letter(self, message: Msg, exc: Exception) -> None:
         deliveries = message.metadata.num_delivered
+        if database_unavailable(exc):
+            # The message is not at fault, the database is (full, read-only, gone): parking it would
+            # lose a good event, so it waits for the database however many tries that takes.
+            log.warning("consumer %s: database unavailable, will retry: %s", self.spec.durable, exc)
+            CONSUMED.labels(self.spec.durable, "retried").inc()
+            await _quietly(message.nak(delay=min(0.5 * 2 ** min(deliveries, 6), 30.0)))
+            return
         if deliveries >= self.spec.max_deliver:
             await self._dead_letter(
                 message, f"handler failed {deliveries} times: {type(exc).__name__}: {exc}"

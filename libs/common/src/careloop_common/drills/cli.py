@@ -19,6 +19,8 @@ from careloop_common.drills.platform import DrillPlatform
 from careloop_common.launcher.supervisor import LaunchError
 
 console = Console(highlight=False)
+# Wide enough for the table in a log or a CI run, where there is no terminal to measure.
+wide = Console(highlight=False, width=max(console.width, 140))
 
 # `all` runs the quick ones first, so a broken platform shows before the long outages.
 ORDER = (
@@ -57,9 +59,9 @@ def drill(
         try:
             outcomes = asyncio.run(run_drills(names, state, seconds, complaints, sends))
         except LaunchError as exc:
-            console.print(f"[bold red]the platform did not start:[/] {exc}")
+            console.print(f"[bold red]the platform failed:[/] {exc}")
             raise typer.Exit(1) from exc
-    console.print(outcome_table(outcomes))
+    wide.print(outcome_table(outcomes))
     for outcome in outcomes:
         for line in [*outcome.failures, *outcome.tally.missing[:10], *outcome.tally.doubled[:10]]:
             console.print(f"[red]{outcome.name}:[/] {line}")

@@ -62,18 +62,27 @@ class Outcome:
 Fault = Callable[[DrillPlatform, Load, Ledger, dict[str, Any]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Drill:
+    """A fault, and how many seconds the load is spread over so that it runs on through the fault."""
+
+    fault: Fault
+    span_s: float
+
+
 async def run_drill(
-    platform: DrillPlatform, name: str, fault: Fault, load: Load, settle_s: float = 120.0
+    platform: DrillPlatform, name: str, drill: Drill, load: Load, settle_s: float = 120.0
 ) -> Outcome:
     """Run the load, inject the fault once the load is under way, settle, count."""
     assert platform.smsc is not None
+    load.pace_s = drill.span_s / max(load.complaints, load.sends)
     started = time.monotonic()
     ledger = Ledger(platform.home, platform.nats_url, platform.smsc)
     findings: dict[str, Any] = {}
     failures: list[str] = []
     driving = asyncio.create_task(load.run(platform.gateway_url, platform.admin_key))
     try:
-        await fault(platform, load, ledger, findings)
+        await drill.fault(platform, load, ledger, findings)
     except FaultRefused as exc:
         failures.append(str(exc))
     await driving
@@ -245,7 +254,10 @@ def db_readonly(service: str = "complaints", seconds: float = 4.0) -> Fault:
         if shutil.which("chattr") is None:
             raise FaultRefused("chattr not found: cannot make the database unwritable (even for root)")
         await load.progress(FAULT_AT)
-        files = [p for p in platform.home.glob(f"{service}.db*") if p.is_file()]
+        # Not the -shm file: SQLite maps it, and a mapped page that cannot be written is a SIGBUS,
+        # which no disk does to a program. The database and its write-ahead log are what a full or
+        # read-only disk refuses.
+        files = [p for p in platform.home.glob(f"{service}.db*") if p.is_file() and not p.name.endswith("-shm")]
         seen_before = dict(load.statuses)
         # chattr +i: root ignores file modes, not the immutable flag.
         _chattr("+i", files)
@@ -291,13 +303,12 @@ async def _until_async(check: Callable[[], Awaitable[bool]], timeout_s: float) -
 KILLABLE = tuple(part.name for part in ALL_PARTS)
 
 
-def catalogue(seconds: float) -> dict[str, Fault]:
+def catalogue(seconds: float) -> dict[str, Drill]:
     """Return every drill by name; ``seconds`` is how long the NATS and SMSC outages last."""
-    drills: dict[str, Fault] = {f"kill-{name}": kill(name) for name in KILLABLE}
-    drills["nats-outage"] = nats_outage(seconds)
-    drills["smsc-outage"] = smsc_outage(min(seconds, 10.0))
-    drills["smsc-throttle"] = smsc_throttle()
-    drills["poison-event"] = poison_event()
-    drills["db-readonly"] = db_readonly()
+    drills = {f"kill-{name}": Drill(kill(name), span_s=8.0) for name in KILLABLE}
+    drills["nats-outage"] = Drill(nats_outage(seconds), span_s=seconds + 4.0)
+    drills["smsc-outage"] = Drill(smsc_outage(min(seconds, 10.0)), span_s=min(seconds, 10.0) + 4.0)
+    drills["smsc-throttle"] = Drill(smsc_throttle(), span_s=6.0)
+    drills["poison-event"] = Drill(poison_event(), span_s=4.0)
+    drills["db-readonly"] = Drill(db_readonly(), span_s=8.0)
     return drills
-

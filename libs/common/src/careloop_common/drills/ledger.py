@@ -21,6 +21,7 @@ from careloop_common.drills.load import Load
 COMPLAINT_SUBJECTS = ("complaints.complaint.filed", "complaints.complaint.follow_up_requested")
 SEND_COMMAND = "contact.cmd.send"
 SUBMITTED = "contact.message.submitted"
+SERVICES_WITH_OUTBOX = ("complaints", "coverage-map", "campaigns", "contact-gateway", "gateway")
 UNDONE = ("suppressed", "failed", "expired", "cancelled")
 
 
@@ -110,7 +111,7 @@ class Ledger:
         """Count the load's effects; ``streams`` also reads JetStream (slower: done once at the end)."""
         tally, scope = await asyncio.to_thread(self._count_tables, load)
         if streams:
-            await self._count_streams(scope, tally)
+            await self._count_streams(scope, self._expected_events(tally), tally)
         return tally
 
     def _count_tables(self, load: Load) -> tuple[Tally, set[str]]:
@@ -123,6 +124,7 @@ class Ledger:
         self._follow_ups(load, complaint_ids, tally)
         requests = self._contact_requests(load, complaint_ids, tally)
         self._sms(requests, tally)
+        self._unsent_events(tally)
         return tally, {*complaint_ids, *(request[0] for request in requests)}
 
     def _complaints(self, load: Load, tally: Tally) -> dict[str, str]:
@@ -209,7 +211,25 @@ class Ledger:
                 tally.missing.append(f"request {request_id} ended {status}")
         tally.notes["SMSC rejected (throttled or down)"] = self.smsc.rejected
 
-    async def _count_streams(self, scope: set[str], tally: Tally) -> None:
+    @staticmethod
+    def _expected_events(tally: Tally) -> dict[str, int]:
+        """Return how many events of each kind the stored effects imply (at least)."""
+        return {
+            "complaints.complaint.filed": tally.notes["complaints stored"],
+            "complaints.complaint.follow_up_requested": tally.notes["follow-ups applied"],
+            SEND_COMMAND: tally.notes["acknowledgements requested"],
+            SUBMITTED: tally.sent,
+        }
+
+    def _unsent_events(self, tally: Tally) -> None:
+        """Every event staged in an outbox reached JetStream (until it does, it counts as lost)."""
+        for service in SERVICES_WITH_OUTBOX:
+            [(unsent,)] = rows(self.db(service), "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL") or [(0,)]
+            if unsent:
+                tally.lost += unsent
+                tally.missing.append(f"{unsent} events of {service} not yet published")
+
+    async def _count_streams(self, scope: set[str], expected: dict[str, int], tally: Tally) -> None:
         """Count the events about the load's complaints and messages; one stored twice is a duplicate."""
         found = await stream_events(self.nats_url, "COMPLAINTS", COMPLAINT_SUBJECTS)
         found += await stream_events(self.nats_url, "CONTACT", (SEND_COMMAND, SUBMITTED))
@@ -224,7 +244,12 @@ class Ledger:
             if times > 1:
                 tally.duplicated += times - 1
                 tally.doubled.append(f"event {event_id} stored {times} times")
-        tally.notes["events by type"] = dict(Counter(str(event.get("type")) for event in ours))
+        by_type = Counter(str(event.get("type")).rsplit(".v", 1)[0] for event in ours)
+        tally.notes["events by type"] = dict(by_type)
+        for subject, wanted in expected.items():
+            if by_type[subject] < wanted:
+                tally.lost += wanted - by_type[subject]
+                tally.missing.append(f"{wanted - by_type[subject]} {subject} events not in the stream")
 
 
 def _data(event: dict[str, Any]) -> dict[str, Any]:

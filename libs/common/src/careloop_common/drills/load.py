@@ -87,26 +87,28 @@ class Load:
                 "language": "en",
             }
             key = f"drill-complaint-{self.block}-{i}"
-            tasks.append(asyncio.create_task(self._until_accepted(client, "/complaints/v1/complaints", body, key)))
+            tasks.append(asyncio.create_task(self._file(client, body, key)))
             await asyncio.sleep(self.pace_s)
-        for msisdn, task in zip((self.complaint_msisdn(i) for i in range(self.complaints)), tasks, strict=True):
-            answer = await task
-            if answer is not None:
-                self.filed[msisdn] = answer
+        await asyncio.gather(*tasks)
+
+    async def _file(self, client: httpx.AsyncClient, body: dict[str, Any], key: str) -> None:
+        answer = await self._until_accepted(client, "/complaints/v1/complaints", body, key)
+        if answer is not None:
+            self.filed[body["msisdn"]] = answer
 
     async def _send_messages(self, client: httpx.AsyncClient) -> None:
-        tasks, texts = [], []
+        tasks = []
         for i in range(self.sends):
             text = f"careloop drill {self.block} message {i:04d}"
             body = {"msisdn": self.send_msisdn(i), "purpose": "service", "text": text, "language": "en"}
             key = f"drill-send-{self.block}-{i}"
-            texts.append(text)
-            tasks.append(asyncio.create_task(self._until_accepted(client, "/contact/v1/requests", body, key)))
+            tasks.append(asyncio.create_task(self._send(client, body, key)))
             await asyncio.sleep(self.pace_s)
-        for i, task in enumerate(tasks):
-            answer = await task
-            if answer is not None:
-                self.sent[self.send_msisdn(i)] = texts[i]
+        await asyncio.gather(*tasks)
+
+    async def _send(self, client: httpx.AsyncClient, body: dict[str, Any], key: str) -> None:
+        if await self._until_accepted(client, "/contact/v1/requests", body, key) is not None:
+            self.sent[body["msisdn"]] = body["text"]
 
     async def _until_accepted(
         self, client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str
