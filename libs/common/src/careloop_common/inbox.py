@@ -67,7 +67,8 @@ class ConsumerRunner:
     """Runs one durable pull consumer until cancelled, surviving broker outages.
 
     The JetStream consumer itself redelivers without limit; this runner counts deliveries and
-    moves a message to the dead-letter subject after ``max_deliver`` failures, acking it only
+    moves a message to the dead-letter subject after ``max_deliver`` failures (a database that
+    cannot be written is not the message's failure: that waits for the database), acking it only
     once the dead letter is stored. So a message is never dropped, even if the broker is away at
     the moment it gives up on it.
     """
@@ -161,7 +162,7 @@ class ConsumerRunner:
             # lose a good event, so it waits for the database however many tries that takes.
             log.warning("consumer %s: database unavailable, will retry: %s", self.spec.durable, exc)
             CONSUMED.labels(self.spec.durable, "retried").inc()
-            await _quietly(message.nak(delay=min(0.5 * 2 ** min(deliveries, 6), 30.0)))
+            await _quietly(message.nak(delay=min(0.25 * 2 ** min(deliveries, 7), 30.0)))
             return
         if deliveries >= self.spec.max_deliver:
             await self._dead_letter(
