@@ -47,7 +47,7 @@ def check(outcomes: list[Outcome], names: tuple[str, ...]) -> None:
     for outcome in outcomes:
         tally = outcome.tally
         assert (tally.lost, tally.duplicated, outcome.server_errors) == (0, 0, 0), outcome.name
-        assert tally.accepted > 0 and tally.published > 0 and tally.applied > 0 and tally.sent > 0, outcome.name
+        assert min(tally.accepted, tally.published, tally.applied, tally.sent) > 0, outcome.name
 
 
 async def test_quick_drills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
@@ -73,7 +73,9 @@ async def test_a_30_second_nats_outage_and_an_smsc_outage_lose_nothing(tmp_path:
 
 @pytest.mark.slow
 async def test_killing_every_service_in_turn_loses_nothing(tmp_path: Path) -> None:
-    outcomes = await run_drills(KILL_EVERY_SERVICE, tmp_path / "platform", seconds=3.0, complaints=30, sends=30)
+    outcomes = await run_drills(
+        KILL_EVERY_SERVICE, tmp_path / "platform", seconds=3.0, complaints=30, sends=30
+    )
     check(outcomes, KILL_EVERY_SERVICE)
 
 

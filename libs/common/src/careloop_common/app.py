@@ -221,7 +221,10 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     if not database_unavailable(exc):
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(
-            500, "internal-error", "an unexpected error occurred; it has been logged", instance=request.url.path
+            500,
+            "internal-error",
+            "an unexpected error occurred; it has been logged",
+            instance=request.url.path,
         )
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(

@@ -39,7 +39,9 @@ ORDER = (
 
 
 def drill(
-    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(ORDER)}; several, comma-separated; or all")],
+    name: Annotated[
+        str, typer.Argument(help=f"one of: {', '.join(ORDER)}; several, comma-separated; or all")
+    ],
     seconds: Annotated[float, typer.Option(help="how long NATS stays down (the SMSC: at most 10 s)")] = 30.0,
     complaints: Annotated[int, typer.Option(min=1, max=10_000, help="complaints filed per drill")] = 30,
     sends: Annotated[int, typer.Option(min=1, max=10_000, help="SMS sent per drill")] = 30,

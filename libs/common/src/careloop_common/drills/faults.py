@@ -42,7 +42,10 @@ class Outcome:
     def passed(self) -> bool:
         """Nothing lost, nothing doubled, no 500, nothing the fault's own checks refused."""
         return (
-            self.tally.lost == 0 and self.tally.duplicated == 0 and self.server_errors == 0 and not self.failures
+            self.tally.lost == 0
+            and self.tally.duplicated == 0
+            and self.server_errors == 0
+            and not self.failures
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,7 +133,9 @@ def kill(service: str) -> Fault:
         findings["killed after accepted"] = load.accepted
         if service == "contact-gateway":
             # Submitted but not yet recorded: SMPP has no idempotency key, so these may go twice.
-            sending = rows(platform.database(service), "SELECT id FROM contact_request WHERE status = 'sending'")
+            sending = rows(
+                platform.database(service), "SELECT id FROM contact_request WHERE status = 'sending'"
+            )
             ledger.in_flight = {request_id for (request_id,) in sending}
             findings["in flight at the kill"] = len(ledger.in_flight)
         await asyncio.sleep(1.0)
@@ -147,7 +152,9 @@ def nats_outage(seconds: float) -> Fault:
         await platform.stop_nats()
         findings["broker stopped after accepted"] = load.accepted
         await asyncio.sleep(seconds)
-        findings["accepted while the broker was down"] = load.accepted - findings["broker stopped after accepted"]
+        findings["accepted while the broker was down"] = (
+            load.accepted - findings["broker stopped after accepted"]
+        )
         await platform.start_nats()
 
     return fault
@@ -257,7 +264,9 @@ def db_readonly(service: str = "complaints", seconds: float = 4.0) -> Fault:
         # Not the -shm file: SQLite maps it, and a mapped page that cannot be written is a SIGBUS,
         # which no disk does to a program. The database and its write-ahead log are what a full or
         # read-only disk refuses.
-        files = [p for p in platform.home.glob(f"{service}.db*") if p.is_file() and not p.name.endswith("-shm")]
+        files = [
+            p for p in platform.home.glob(f"{service}.db*") if p.is_file() and not p.name.endswith("-shm")
+        ]
         seen_before = dict(load.statuses)
         # chattr +i: root ignores file modes, not the immutable flag.
         _chattr("+i", files)
@@ -265,7 +274,9 @@ def db_readonly(service: str = "complaints", seconds: float = 4.0) -> Fault:
             await asyncio.sleep(seconds)
         finally:
             _chattr("-i", files)
-        during = {str(c): n - seen_before.get(c, 0) for c, n in load.statuses.items() if n != seen_before.get(c, 0)}
+        during = {
+            str(c): n - seen_before.get(c, 0) for c, n in load.statuses.items() if n != seen_before.get(c, 0)
+        }
         findings["statuses while unwritable"] = during
         await platform.ready()
         [(verdict,)] = rows(platform.database(service), "PRAGMA integrity_check")
@@ -279,12 +290,13 @@ def db_readonly(service: str = "complaints", seconds: float = 4.0) -> Fault:
 
 
 def _chattr(flag: str, files: list[Any]) -> None:
-    subprocess.run(["chattr", flag, *map(str, files)], check=True, capture_output=True)
+    chattr = shutil.which("chattr") or "/usr/bin/chattr"
+    subprocess.run([chattr, flag, *map(str, files)], check=True, capture_output=True)
 
 
 async def _until(check: Callable[[], bool], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while not check() and time.monotonic() < deadline:
+    while not check() and time.monotonic() < deadline:  # noqa: ASYNC110 - another system's counter
         await asyncio.sleep(0.1)
 
 
@@ -294,7 +306,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], wanted: int) -> bool:
 
 async def _until_async(check: Callable[[], Awaitable[bool]], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while not await check() and time.monotonic() < deadline:
+    while not await check() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls the broker
         await asyncio.sleep(0.2)
 
 

@@ -22,7 +22,7 @@ COMPLAINT_SUBJECTS = ("complaints.complaint.filed", "complaints.complaint.follow
 SEND_COMMAND = "contact.cmd.send"
 SUBMITTED = "contact.message.submitted"
 SERVICES_WITH_OUTBOX = ("complaints", "coverage-map", "campaigns", "contact-gateway", "gateway")
-UNDONE = ("suppressed", "failed", "expired", "cancelled")
+RECORDED = ("submitted", "delivered")  # what the gateway records once the SMSC has taken a message
 
 
 @dataclass
@@ -61,10 +61,13 @@ def rows(database: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any
 
 
 def _in(values: Collection[str]) -> str:
+    """Return the placeholders of an IN list (only these are formatted into the drills' SQL)."""
     return ",".join("?" * len(values)) or "NULL"
 
 
-async def stream_events(nats_url: str, stream: str, subjects: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+async def stream_events(
+    nats_url: str, stream: str, subjects: tuple[str, ...]
+) -> list[tuple[str, dict[str, Any]]]:
     """Return (Nats-Msg-Id, event) of every message a stream holds on the subjects, in order."""
     connection = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
     try:
@@ -130,7 +133,11 @@ class Ledger:
     def _complaints(self, load: Load, tally: Tally) -> dict[str, str]:
         """Each accepted complaint stored once; return complaint id → msisdn."""
         numbers = list(load.filed)
-        stored = rows(self.db("complaints"), f"SELECT id, msisdn FROM complaint WHERE msisdn IN ({_in(numbers)})", numbers)
+        stored = rows(
+            self.db("complaints"),
+            f"SELECT id, msisdn FROM complaint WHERE msisdn IN ({_in(numbers)})",  # noqa: S608
+            numbers,
+        )
         per_number = Counter(msisdn for _, msisdn in stored)
         for msisdn in numbers:
             if per_number[msisdn] == 0:
@@ -140,14 +147,14 @@ class Ledger:
                 tally.duplicated += per_number[msisdn] - 1
                 tally.doubled.append(f"complaint of {msisdn} stored {per_number[msisdn]} times")
         tally.notes["complaints stored"] = len(stored)
-        return {complaint_id: msisdn for complaint_id, msisdn in stored}
+        return dict(stored)
 
     def _follow_ups(self, load: Load, complaint_ids: dict[str, str], tally: Tally) -> None:
         """Each complaint that asked for a follow-up joined coverage-map's investigation once."""
         wanted = [cid for cid, msisdn in complaint_ids.items() if load.filed.get(msisdn, {}).get("follow_up")]
         linked = rows(
             self.db("coverage-map"),
-            f"SELECT complaint_id FROM investigation_complaint WHERE complaint_id IN ({_in(wanted)})",
+            f"SELECT complaint_id FROM investigation_complaint WHERE complaint_id IN ({_in(wanted)})",  # noqa: S608
             wanted,
         )
         per_complaint = Counter(cid for (cid,) in linked)
@@ -166,11 +173,9 @@ class Ledger:
         Returns (request id, msisdn, text, status) of them all.
         """
         numbers = [*complaint_ids.values(), *load.sent]
-        found = rows(
-            self.db("contact-gateway"),
-            f"SELECT id, msisdn, complaint_id, text, status FROM contact_request WHERE msisdn IN ({_in(numbers)})",
-            numbers,
-        )
+        columns = "id, msisdn, complaint_id, text, status"
+        query = f"SELECT {columns} FROM contact_request WHERE msisdn IN ({_in(numbers)})"  # noqa: S608
+        found = rows(self.db("contact-gateway"), query, numbers)
         acks = Counter(cid for _, _, cid, _, _ in found if cid)
         for cid in complaint_ids:
             if acks[cid] == 0:
@@ -206,9 +211,11 @@ class Ledger:
             elif taken > 1:
                 tally.duplicated += taken - 1
                 tally.doubled.append(f"request {request_id} to {msisdn} sent {taken} times")
-            if status in UNDONE:
+            if status not in RECORDED:
+                # At the SMSC but not (yet) on the gateway's books, so its submitted event is not
+                # staged: a request a kill -9 cut short stays 'sending' until its successor settles it.
                 tally.lost += 1
-                tally.missing.append(f"request {request_id} ended {status}")
+                tally.missing.append(f"request {request_id} at the SMSC but {status}")
         tally.notes["SMSC rejected (throttled or down)"] = self.smsc.rejected
 
     @staticmethod
@@ -224,7 +231,9 @@ class Ledger:
     def _unsent_events(self, tally: Tally) -> None:
         """Every event staged in an outbox reached JetStream (until it does, it counts as lost)."""
         for service in SERVICES_WITH_OUTBOX:
-            [(unsent,)] = rows(self.db(service), "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL") or [(0,)]
+            [(unsent,)] = rows(
+                self.db(service), "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL"
+            ) or [(0,)]
             if unsent:
                 tally.lost += unsent
                 tally.missing.append(f"{unsent} events of {service} not yet published")

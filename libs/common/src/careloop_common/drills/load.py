@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import random
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ import httpx
 # Points in Hong Kong no engineer has assessed yet: each complaint asks coverage-map for a follow-up.
 PLACES = ((22.3817, 114.1880), (22.3193, 114.1694), (22.2783, 114.1747), (22.4445, 114.0222))
 
-_blocks = itertools.count(random.randrange(100, 800))  # a number block per load, unique in a process
+_blocks = itertools.count(100 + secrets.randbelow(700))  # a number block per load, unique in a process
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Load:
 
     async def progress(self, share: float) -> None:
         """Return once ``share`` of the requests have been accepted."""
-        while self.accepted < share * self.requested:
+        while self.accepted < share * self.requested:  # noqa: ASYNC110 - many tasks add to the count
             await asyncio.sleep(0.05)
 
     async def _file_complaints(self, client: httpx.AsyncClient) -> None:

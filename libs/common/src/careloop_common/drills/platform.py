@@ -61,7 +61,8 @@ class DrillPlatform:
     @property
     def nats(self) -> NatsServer:
         """Return the running nats-server."""
-        assert self.supervisor is not None and self.supervisor.nats is not None
+        assert self.supervisor is not None
+        assert self.supervisor.nats is not None
         return self.supervisor.nats
 
     @property
