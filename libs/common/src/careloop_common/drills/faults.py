@@ -91,6 +91,8 @@ async def run_drill(
     await driving
     await platform.ready()
     tally = await settle(ledger, load, settle_s)
+    if load.transport_errors:
+        findings["connections refused or cut (retried)"] = load.transport_errors
     if load.server_errors:
         failures.append(f"{load.server_errors} answers were 500: {load.problems[:3]}")
     return Outcome(
