@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import Column, Integer, String, func
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -358,6 +360,28 @@ async def test_a_failing_event_in_a_batch_leaves_the_rest_applied_once(harness: 
     assert sorted(n for _, n in rows) == [n for n in range(10, 20) if n != 13]
     # Once in the batch (rolled back whole), then three times on its own.
     assert calls == [13, 13, 13, 13]
+
+
+async def test_a_database_that_cannot_be_written_delays_an_event_but_never_dead_letters_it(
+    harness: Harness,
+) -> None:
+    failures: list[int] = []
+
+    async def on_a_failing_disk(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:
+        assert isinstance(payload, LedgerPostedV1)
+        if payload.n == 13 and len(failures) < 3:
+            failures.append(payload.n)
+            # What SQLite raises on a full, read-only or failing disk (the db-readonly drill's fault).
+            raise OperationalError("INSERT INTO test_applied", {}, sqlite3.OperationalError("disk I/O error"))
+        await apply_entry(session, event, payload)
+
+    harness.start_consumer(handler=on_a_failing_disk, max_deliver=2)
+    harness.start_relay()
+    await harness.post(12, 13, 14)
+    rows = await all_applied(harness, 3)
+    # Failed more often than max_deliver, yet applied once the disk took writes: not parked.
+    assert sorted(n for _, n in rows) == [12, 13, 14]
+    assert failures == [13, 13, 13]
 
 
 async def dead_letters(h: Harness, count: int) -> list[tuple[bytes, str]]:

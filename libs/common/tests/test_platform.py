@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -107,3 +110,55 @@ def test_db_upgrade_migrates_every_service(tmp_path: Path) -> None:
         assert f"✓ {service}" in result.output
     again = CliRunner().invoke(cli, ["db", "upgrade", "--home", str(tmp_path), "--service", "complaints"])
     assert again.exit_code == 0, again.output
+
+
+COMPLAINT = {
+    "category": "coverage",
+    "channel": "call_centre",
+    "msisdn": "+85291230077",
+    "lat": 22.3817,
+    "lng": 114.1880,
+    "network": "4G",
+    "symptoms": ["weak_signal"],
+}
+
+
+def chattr(flag: str, files: list[Path]) -> bool:
+    """Set or clear the immutable flag (root ignores file modes, not this); False where it cannot."""
+    if shutil.which("chattr") is None:
+        return False
+    return subprocess.run(["chattr", flag, *map(str, files)], capture_output=True).returncode == 0
+
+
+async def test_a_database_that_cannot_be_written_is_a_503_problem_and_stays_whole(
+    sqlite_url: str, nats_url: str
+) -> None:
+    from careloop_common.testing import auth_headers
+
+    database = Path(sqlite_url.split("///", 1)[1])
+    settings = service_settings(ComplaintsSettings, sqlite_url, nats_url)
+    writer = auth_headers("complaints:write")
+    async with running_app(create_app(settings)) as client:
+        # A service that has been writing: the disk fails under it (as in the db-readonly drill).
+        first = await client.post("/complaints/v1/complaints", json=COMPLAINT, headers=writer)
+        assert first.status_code == 201, first.text
+        # Not the -shm file: SQLite maps it, and an unwritable mapped page is a SIGBUS, not a disk error.
+        files = [p for p in database.parent.glob(database.name + "*") if not p.name.endswith("-shm")]
+        if not chattr("+i", files):
+            pytest.skip("cannot make the database immutable here (needs root and chattr)")
+        try:
+            refused = await client.post("/complaints/v1/complaints", json=COMPLAINT, headers=writer)
+        finally:
+            chattr("-i", files)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:careloop:problem:database-unavailable"
+        assert refused.headers["retry-after"] == "5"
+        filed = await client.post("/complaints/v1/complaints", json=COMPLAINT, headers=writer)
+        assert filed.status_code == 201, filed.text
+    connection = sqlite3.connect(database)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert connection.execute("SELECT count(*) FROM complaint").fetchone() == (2,)
+    finally:
+        connection.close()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from starlette.middleware import Middleware
@@ -22,7 +22,13 @@ from starlette.middleware import Middleware
 from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers the platform tables
 from careloop_common.auth import document_scopes
 from careloop_common.bus import Bus
-from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
+from careloop_common.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    database_unavailable,
+    transaction,
+)
 from careloop_common.errors import PROBLEM_JSON, Problem, install_problem_handlers, problem_response
 from careloop_common.inbox import ConsumerRunner, ConsumerSpec
 from careloop_common.migrations import upgrade_async
@@ -122,6 +128,7 @@ def create_service_app(
         bus=bus,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
+        lease_s=settings.outbox_lease_s,
     )
     relay_box.append(relay)
     state = Platform(
@@ -175,6 +182,7 @@ def create_service_app(
     app.state.platform = state
     install_problem_handlers(app)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     for layer in reversed(middleware):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
@@ -208,6 +216,26 @@ async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     log.info("integrity error on %s: %s", request.url.path, exc)
     return problem_response(
         409, "conflict", "the request conflicts with data that already exists", instance=request.url.path
+    )
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full, read-only or unreachable database is a 503 the client may retry; anything else a 500."""
+    if not database_unavailable(exc):
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            500,
+            "internal-error",
+            "an unexpected error occurred; it has been logged",
+            instance=request.url.path,
+        )
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "database-unavailable",
+        "the service cannot write to its database right now; nothing was changed, try again later",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
     )
 
 

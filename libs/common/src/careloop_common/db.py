@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic.fields import FieldInfo
 from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, attributes, class_mapper
 from sqlalchemy.types import TypeDecorator
@@ -34,6 +35,32 @@ Row = TypeVar("Row", bound=SQLModel)
 def metadata() -> MetaData:
     """Return the metadata all careloop tables register on (SQLModel's, with our naming convention)."""
     return SQLModel.metadata
+
+
+# What SQLite says when the disk, not the statement, is at fault (full, read-only, failing, locked).
+_SQLITE_UNAVAILABLE = (
+    "disk i/o error",
+    "readonly database",
+    "database or disk is full",
+    "database is locked",
+    "unable to open database file",
+)
+# PostgreSQL SQLSTATE classes of the same: connection (08), insufficient resources such as a full
+# disk (53), operator intervention such as a shutdown (57P), a read-only transaction (25006).
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P", "25006")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Tell whether a database error means the database cannot serve now (so: retry later, 503),
+    rather than that the statement or the data is wrong."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if any(text in str(exc.orig).lower() for text in _SQLITE_UNAVAILABLE):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(code, str) and code.startswith(_POSTGRES_UNAVAILABLE)
 
 
 def is_sqlite(url: str) -> bool:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus, dead_letter_subject
-from careloop_common.db import SessionFactory, UTCDateTime, transaction, utcnow
+from careloop_common.db import SessionFactory, UTCDateTime, database_unavailable, transaction, utcnow
 from careloop_common.events.envelope import CloudEvent, EventContract, MalformedEvent, decode_payload
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class ConsumerRunner:
     """Runs one durable pull consumer until cancelled, surviving broker outages.
 
     The JetStream consumer itself redelivers without limit; this runner counts deliveries and
-    moves a message to the dead-letter subject after ``max_deliver`` failures, acking it only
+    moves a message to the dead-letter subject after ``max_deliver`` failures (a database that
+    cannot be written is not the message's failure: that waits for the database), acking it only
     once the dead letter is stored. So a message is never dropped, even if the broker is away at
     the moment it gives up on it.
     """
@@ -226,6 +227,13 @@ class ConsumerRunner:
 
     async def _retry_or_dead_letter(self, message: Msg, exc: Exception) -> None:
         deliveries = message.metadata.num_delivered
+        if database_unavailable(exc):
+            # The message is not at fault, the database is (full, read-only, gone): parking it would
+            # lose a good event, so it waits for the database however many tries that takes.
+            log.warning("consumer %s: database unavailable, will retry: %s", self.spec.durable, exc)
+            CONSUMED.labels(self.spec.durable, "retried").inc()
+            await _quietly(message.nak(delay=min(0.25 * 2 ** min(deliveries, 7), 30.0)))
+            return
         if deliveries >= self.spec.max_deliver:
             await self._dead_letter(
                 message, f"handler failed {deliveries} times: {type(exc).__name__}: {exc}"

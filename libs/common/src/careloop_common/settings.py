@@ -87,6 +87,9 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str = Field(default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     outbox_poll_interval_s: float = 1.0
     outbox_batch_size: int = 200
+    outbox_lease_s: float = Field(
+        default=15.0, gt=0, description="how long a crashed process's outbox relay lease blocks its successor"
+    )
     consumer_max_deliver: int = 5
     consumer_ack_wait_s: float = 30.0
     run_migrations: bool = True

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from careloop_common.drills.cli import drill
 from careloop_common.launcher.demo import DEMO_PASSWORD, DEMO_USERS, DemoDataError, load_demo
 from careloop_common.launcher.parts import ALL_PARTS, GATEWAY, SERVICES, STAND_INS, Part, part_named
 from careloop_common.launcher.supervisor import LaunchError, Supervisor, child_env, install_stop_signals
@@ -26,6 +27,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
+app.command()(drill)
 console = Console(highlight=False)
 
 HomeOption = Annotated[
