@@ -182,6 +182,28 @@ def intake_figures(doc: dict[str, Any]) -> list[Figure]:
     )
 
 
+def triggers_figures(doc: dict[str, Any]) -> list[Figure]:
+    """campaign_triggers: feed events/s through real-time triggers against a bare consumer loop."""
+    latency = doc.get("latency_ms", {})
+    return [
+        figure(
+            f"feed events through triggers, {doc['subscribers']:,} subscribers",
+            float(doc["service_events_per_s"]),
+            "events/s",
+            float(doc["bare_events_per_s"]),
+        ),
+        figure(
+            f"event to contact command at {doc['paced_rate']:,.0f}/s",
+            float(latency.get("p50", 0.0)),
+            "ms",
+            p50=latency.get("p50"),
+            p90=latency.get("p90"),
+            p99=latency.get("p99"),
+            note=f"{doc['commands']:,} commands; nearest rank over every command",
+        ),
+    ]
+
+
 def contact_figures(doc: dict[str, Any]) -> list[Figure]:
     """contact_throughput: messages a second to the SMSC against a bare SMPP client loop."""
     base = float(doc["baseline"]["per_s"])
@@ -256,6 +278,13 @@ BENCHES: tuple[Bench, ...] = (
         _population("--subscribers"),
         segments_figures,
         "segment counts, compiled trees against hand-written SQL",
+    ),
+    Bench(
+        "campaign_triggers",
+        "campaign_triggers.py",
+        lambda scale: [*_population("--subscribers", small=20_000)(scale), "--events", "20000"],
+        triggers_figures,
+        "feed events evaluated by real-time triggers against a bare consumer loop",
     ),
     Bench(
         "coverage_hotspots",

@@ -37,7 +37,11 @@ FAR = "+8613900000004"  # never near
 LATECOMER = "+8613900000005"  # enters after the incident is declared
 FRIEND = "+8613900000006"  # a subscriber who calls the resident often (an incoming contact)
 FAMILY = [f"+86139100000{n:02d}" for n in range(1, 7)]  # numbers the resident calls, fewest last
-SUPERVISOR = auth_headers("campaigns:read", "campaigns:approve", subject="lin")
+
+
+def supervisor() -> dict[str, str]:
+    """A supervisor's signed principal, fresh (principals expire after a minute)."""
+    return auth_headers("campaigns:read", "campaigns:approve", subject="lin")
 
 
 def profile(msisdn: str, at: datetime) -> SubscriberUpsertedV1:
@@ -303,7 +307,7 @@ async def test_staff_record_outcomes_and_the_daily_report_counts_them(campaigns:
     await call_result(campaigns, incident["id"], found[FRIEND], "busy")  # rounds=1: unreachable at once
     recorded = await campaigns.client.post(
         f"{base}/people/{RESIDENT}/outcome",
-        headers=SUPERVISOR,
+        headers=supervisor(),
         json={"outcome": "needs_help", "note": "房屋倒塌，需要临时住所"},
     )
     assert recorded.status_code == 200, recorded.text

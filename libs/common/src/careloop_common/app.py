@@ -161,9 +161,7 @@ def create_service_app(
             if on_shutdown is not None:
                 await on_shutdown(state)
             await relay.stop()
-            for task in state.tasks:
-                task.cancel()
-            await asyncio.gather(*state.tasks, return_exceptions=True)
+            await stop_tasks(state.tasks)
             if settings.run_background:
                 await relay.release_lease()
             await bus.close()
@@ -289,3 +287,21 @@ async def _database_ok(sessions: SessionFactory) -> bool:
     except Exception as exc:
         log.warning("database not ready: %s", exc)
         return False
+
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Cancel background tasks and wait for them, at most ``grace_s``: a task that swallows its
+    cancellation (Python 3.11's wait_for can) is named in the log instead of hanging the shutdown."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        log.error(
+            "background task %s did not stop within %.0fs of its cancellation", task.get_name(), grace_s
+        )
+        task.cancel()

@@ -643,6 +643,9 @@ async def retarget(sessions: SessionFactory, *, now: datetime, key: str, source:
     return joined
 
 
+MAX_ROUND_PASSES = 100
+
+
 async def run_forever(
     sessions: SessionFactory, *, source: str, key: str, interval_s: float, history: timedelta
 ) -> None:
@@ -653,8 +656,10 @@ async def run_forever(
         stop_if_cancelled()
         try:
             now = utcnow()
-            while await due_rounds(sessions, now=now, source=source) > 0:
-                pass
+            for _ in range(MAX_ROUND_PASSES):  # bounded: a round that cannot move on must not spin
+                stop_if_cancelled()
+                if await due_rounds(sessions, now=now, source=source) == 0:
+                    break
             if now - looked >= RETARGET_EVERY:
                 looked = now
                 await retarget(sessions, now=now, key=key, source=source)
