@@ -297,10 +297,21 @@ async def _fire(
     """Meet one customer in each campaign whose condition and audience they meet now."""
     met = Met()
     as_of = segments.AsOf.at(now, zone)
-    # Past events are read only when some campaign's tree asks about them (one query less per event).
+    # Past events are read only when some campaign's tree asks about them, and only the kinds and
+    # days it asks about (a day's margin for windows counted in calendar days).
+    asked: dict[str, int] = {}
+    for campaign in campaigns:
+        for kind, days in _events_asked(campaign):
+            asked[kind] = max(days, asked.get(kind, 0))
     events = (
-        await repository.recent_events(session, customer.msisdn, EVENT_MEMORY)
-        if any(_asks_about_events(campaign) for campaign in campaigns)
+        await repository.recent_events(
+            session,
+            customer.msisdn,
+            EVENT_MEMORY,
+            kinds=sorted(asked),
+            since=now - timedelta(days=max(asked.values()) + 1),
+        )
+        if asked
         else []
     )
     for campaign in campaigns:
@@ -312,17 +323,18 @@ async def _fire(
     return met
 
 
-def _asks_about_events(campaign: Campaign) -> bool:
-    """Say whether a campaign's trigger condition or audience looks at past events."""
-    return _has_event_node(campaign.trigger.get("condition")) or _has_event_node(campaign.audience)
+def _events_asked(campaign: Campaign) -> list[tuple[str, int]]:
+    """Return the (event kind, within days) a campaign's trigger condition and audience ask about."""
+    return _event_nodes(campaign.trigger.get("condition")) + _event_nodes(campaign.audience)
 
 
-def _has_event_node(tree: Any) -> bool:
+def _event_nodes(tree: Any) -> list[tuple[str, int]]:
     if isinstance(tree, dict):
-        return "event" in tree or any(_has_event_node(value) for value in tree.values())
+        found = [(str(tree["event"]), int(tree["within_days"]))] if "event" in tree else []
+        return found + [node for value in tree.values() for node in _event_nodes(value)]
     if isinstance(tree, list):
-        return any(_has_event_node(value) for value in tree)
-    return False
+        return [node for value in tree for node in _event_nodes(value)]
+    return []
 
 
 def _fires(

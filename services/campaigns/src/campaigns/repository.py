@@ -679,15 +679,24 @@ async def write_collected(session: AsyncSession) -> PendingWrites | None:
     return pending
 
 
-async def recent_events(session: AsyncSession, msisdn: str, limit: int) -> list[Any]:
+async def recent_events(
+    session: AsyncSession,
+    msisdn: str,
+    limit: int,
+    *,
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
+) -> list[Any]:
     """Return a subscriber's latest past events (kind, at, detail), newest first, with those the
-    transaction has collected but not written yet."""
-    query = (
-        sa.select(EVENTS.c.kind, EVENTS.c.at, EVENTS.c.detail)
-        .where(EVENTS.c.msisdn == msisdn)
-        .order_by(EVENTS.c.at.desc(), EVENTS.c.id.desc())
-        .limit(limit)
-    )
+    transaction has collected but not written yet; only of ``kinds`` since ``since`` when given
+    (what a trigger's conditions can ask about: fewer rows, no details to decode)."""
+    columns = (EVENTS.c.kind, EVENTS.c.at) if kinds else (EVENTS.c.kind, EVENTS.c.at, EVENTS.c.detail)
+    query = sa.select(*columns).where(EVENTS.c.msisdn == msisdn)
+    if kinds:
+        query = query.where(EVENTS.c.kind.in_(list(kinds)))
+    if since is not None:
+        query = query.where(EVENTS.c.at >= since)
+    query = query.order_by(EVENTS.c.at.desc(), EVENTS.c.id.desc()).limit(limit)
     stored: list[Any] = list((await session.execute(query)).all())
     pending = pending_writes(session)
     if pending is None or not pending.events:
