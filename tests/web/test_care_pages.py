@@ -34,6 +34,32 @@ def page(browser: Any, platform: Platform) -> Iterator[Any]:
     assert not problems, problems
 
 
+def known_to_crm(platform: Platform, msisdn: str) -> None:
+    """Send the CRM's profile of a customer through the feeds API and wait until campaigns holds it."""
+    profile = {
+        "msisdn": msisdn,
+        "brand": "harbour",
+        "plan_id": "BASIC",
+        "region": "HK",
+        "time_zone": "Asia/Hong_Kong",
+        "language": "en",
+        "join_date": "2023-05-01",
+        "at": "2026-11-01T00:00:00Z",
+    }
+    event = {
+        "specversion": "1.0",
+        "id": f"crm-{msisdn}",
+        "source": "/operator/crm",
+        "type": "feeds.crm.subscriber_upserted.v1",
+        "data": profile,
+    }
+    platform.call("POST", "/feeds/v1/events", expect=202, json=[event])
+    deadline = time.monotonic() + 20
+    while platform.admin.get(f"/campaigns/v1/subscribers/{msisdn}/summary").status_code != 200:
+        assert time.monotonic() < deadline, "the CRM profile did not reach campaigns"
+        time.sleep(0.1)
+
+
 def file_on_portal(platform: Platform, lat: float, lng: float, msisdn: str) -> dict[str, Any]:
     """File a coverage complaint through the portal's API as a customer would (no credential)."""
     response = platform.admin.post(
@@ -134,10 +160,13 @@ def test_an_agent_takes_a_complaint_from_the_queue_and_replies_and_closes_it(
     assert page.locator("#complaint-status").inner_text() == "Closed"
     assert "This complaint has ended." in page.inner_text("main")
 
+    known_to_crm(platform, "+85261112222")
     page.get_by_label("Caller's number").fill("+85261112222")
     page.get_by_role("button", name="Look up").click()
     page.get_by_role("heading", name="Past complaints").wait_for()
     assert filed["reference"] in page.locator("section", has_text="Open complaints").inner_text()
+    # The screen pop's profile comes from the subscriber summary the agent's role may read.
+    assert "harbour · BASIC" in page.locator("section", has_text="Profile").inner_text()
     shoot(page, "desk-customer")
 
     page.get_by_role("link", name="Dialer").click()

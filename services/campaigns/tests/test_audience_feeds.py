@@ -40,7 +40,7 @@ from careloop_common.events.feeds import (
     SubscriberUpsertedV1,
 )
 from careloop_common.inbox import REASON_HEADER
-from careloop_common.testing import running_app, service_settings, wait_until
+from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 
 HK = "+85291234567"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -546,3 +546,33 @@ def running_from_template(template_id: str) -> Campaign:
         created_at=now,
         updated_at=now,
     )
+
+
+async def test_the_call_centre_reads_a_summary_and_nothing_more(campaigns: Campaigns) -> None:
+    await subscribed(campaigns)
+    agent = auth_headers("subscribers:read", subject="agent-1")
+    summary = await campaigns.client.get(f"/campaigns/v1/subscribers/{HK}/summary", headers=agent)
+    assert summary.status_code == 200, summary.text
+    body = summary.json()
+    assert (body["plan_id"], body["brand"], body["customer_class"]) == ("BASIC", "harbour", "normal")
+    assert set(body) == {
+        "msisdn",
+        "brand",
+        "plan_id",
+        "region",
+        "language",
+        "join_date",
+        "customer_class",
+        "contact_sms",
+        "contact_call",
+        "balance",
+        "models",
+    }
+    # The summary only: the full profile (usage, places, past events) stays with campaigns:read.
+    full = await campaigns.client.get(f"/campaigns/v1/subscribers/{HK}", headers=agent)
+    assert full.status_code == 403
+    marketer = auth_headers("campaigns:read", subject="mei")
+    refused = await campaigns.client.get(f"/campaigns/v1/subscribers/{HK}/summary", headers=marketer)
+    assert refused.status_code == 403
+    unknown = await campaigns.client.get("/campaigns/v1/subscribers/+85291234569/summary", headers=agent)
+    assert unknown.status_code == 404

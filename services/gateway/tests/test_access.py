@@ -484,6 +484,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/v1/contact-frequency"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/catalogue"): CAMPAIGN_READERS,
     ("GET", "/campaigns/v1/subscribers/{msisdn}"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/subscribers/{msisdn}/summary"): {"agent", "supervisor", "admin"},
     ("POST", "/campaigns/v1/imports"): CAMPAIGN_WRITERS,
     ("GET", "/campaigns/v1/imports/{import_id}"): CAMPAIGN_READERS,
     ("POST", "/campaigns/v1/segments"): CAMPAIGN_WRITERS,

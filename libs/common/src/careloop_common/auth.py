@@ -180,6 +180,7 @@ SCOPES: dict[str, str] = {
     "campaigns:read": "read campaigns, segments, audiences and results",
     "campaigns:write": "draft and run care campaigns",
     "campaigns:approve": "approve or reject campaign plans",
+    "subscribers:read": "read a subscriber's summary: the call centre's screen pop",
     "contact:read": "read messages, calls and delivery status",
     "contact:write": "send messages and place calls, manage opt-outs and templates",
     "contact:dial": "take calls from the agents' dialer queue and record their outcomes",
@@ -189,7 +190,14 @@ SCOPES: dict[str, str] = {
 
 # What each staff role may do. Admin holds every scope.
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    "agent": ("complaints:read", "complaints:write", "coverage:read", "contact:read", "contact:dial"),
+    "agent": (
+        "complaints:read",
+        "complaints:write",
+        "coverage:read",
+        "contact:read",
+        "contact:dial",
+        "subscribers:read",
+    ),
     "engineer": ("coverage:read", "coverage:write", "complaints:read"),
     "marketer": ("campaigns:read", "campaigns:write", "contact:read", "coverage:read"),
     "supervisor": (
@@ -201,6 +209,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "campaigns:approve",
         "contact:read",
         "contact:dial",
+        "subscribers:read",
     ),
     "admin": ("*",),
 }

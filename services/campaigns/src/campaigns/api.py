@@ -49,6 +49,7 @@ from campaigns.schemas import (
     SubscriberEventPublic,
     SubscriberModels,
     SubscriberPublic,
+    SubscriberSummary,
     TariffExplanation,
     TemplatePublic,
     UsageMonth,
@@ -67,6 +68,7 @@ router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM
 
 Reader = Annotated[Principal, Depends(require_scopes("campaigns:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("campaigns:write"))]
+CallCentre = Annotated[Principal, Depends(require_scopes("subscribers:read"))]
 
 
 async def campaigns_settings(request: Request) -> CampaignsSettings:
@@ -377,6 +379,30 @@ async def care_catalogue(_: Reader) -> list[TemplatePublic]:
 
 
 # --- the audience -------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/subscribers/{msisdn}/summary",
+    response_model=SubscriberSummary,
+    tags=["audience"],
+    summary="Get a subscriber's summary for the call centre",
+)
+async def get_subscriber_summary(msisdn: MsisdnPath, session: SessionDep, _: CallCentre) -> SubscriberSummary:
+    """Return who a caller is: plan, class, consent, balance and the models' reading (screen pop)."""
+    found, _events = await audience.profile(session, msisdn)
+    return SubscriberSummary(
+        msisdn=found.msisdn,
+        brand=found.brand,
+        plan_id=found.plan_id,
+        region=found.region,
+        language=found.language,
+        join_date=found.join_date,
+        customer_class=found.customer_class,
+        contact_sms=found.contact_sms,
+        contact_call=found.contact_call,
+        balance=found.balance,
+        models=StoredOutputs.model_validate(found, from_attributes=True),
+    )
 
 
 @router.get(

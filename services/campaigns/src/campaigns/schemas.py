@@ -444,6 +444,23 @@ class SubscriberPublic(BaseModel):
     updated_at: datetime
 
 
+class SubscriberSummary(BaseModel):
+    """What the call centre's screen pop shows of a subscriber: who they are, their plan, class,
+    consent, balance and the models' reading; no usage, places or past events."""
+
+    msisdn: str
+    brand: str
+    plan_id: str
+    region: str
+    language: str
+    join_date: date
+    customer_class: str
+    contact_sms: bool
+    contact_call: bool
+    balance: float
+    models: StoredOutputs
+
+
 class CampaignPage(BaseModel):
     """A page of campaigns, newest first."""
 

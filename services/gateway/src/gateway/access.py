@@ -56,6 +56,13 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     _group("/tmf-api/troubleTicket/v5", "complaints", *_COMPLAINTS),
     _group("/coverage/v1/public", "coverage-map", set(), set(), anonymous=True),
     _group("/coverage/v1", "coverage-map", {"coverage:read"}, {"coverage:write"}),
+    # The call centre reads a subscriber's summary (subscribers:read); the service checks which route.
+    _group(
+        "/campaigns/v1/subscribers",
+        "campaigns",
+        {"campaigns:read", "subscribers:read"},
+        {"campaigns:write", "campaigns:approve"},
+    ),
     _group("/campaigns/v1", "campaigns", {"campaigns:read"}, {"campaigns:write", "campaigns:approve"}),
     _group("/contact/v1", "contact-gateway", *_CONTACT),
     _group("/tmf-api/communicationManagement/v4", "contact-gateway", *_CONTACT),

@@ -63,8 +63,8 @@ async def screen_pop(page: Desk, msisdn: Msisdn = "") -> Response:
         _optional(page.gateway.get("/complaints/v1/complaints", page.token, msisdn=msisdn, limit=50)),
         _optional(page.gateway.get("/contact/v1/requests", page.token, msisdn=msisdn, limit=10)),
         _optional(page.gateway.get("/contact/v1/opt-outs", page.token, msisdn=msisdn)),
-        _optional(page.gateway.get(f"/campaigns/v1/subscribers/{msisdn}", page.token))
-        if page.staff and page.staff.may("campaigns:read")
+        _optional(page.gateway.get(f"/campaigns/v1/subscribers/{msisdn}/summary", page.token))
+        if page.staff and page.staff.may("subscribers:read")
         else _nothing(),
     )
     if isinstance(complaints, GatewayError) and complaints.status == 422:
