@@ -389,3 +389,17 @@ async def test_engineerings_answer_comes_back_over_nats(
         # And the next complaint in the area is answered at once.
         after = await desk.file({**COVERAGE_FORM, "lat": CENTRAL[0] + 0.0001})
         assert (after["answer_state"], after["answer_text"]) == ("published", wording["zh-Hant"])
+
+
+async def test_an_areas_complaints_are_listed_by_the_area(answering: Desk) -> None:
+    here = await answering.file({**COVERAGE_FORM, "lat": ELSEWHERE[0], "lng": ELSEWHERE[1]})
+    await answering.file({**COVERAGE_FORM, "category": "billing"})  # no place, no area
+    listed = await answering.client.get(
+        "/complaints/v1/complaints", params={"area_id": here["area_id"]}, headers=agent()
+    )
+    assert listed.status_code == 200, listed.text
+    assert [c["id"] for c in listed.json()["items"]] == [here["id"]]
+    bad = await answering.client.get(
+        "/complaints/v1/complaints", params={"area_id": "Mong Kok"}, headers=agent()
+    )
+    assert bad.status_code == 422

@@ -127,17 +127,31 @@ E164 = Annotated[
 ]
 
 
+AreaFilter = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-f]{15}$",
+        examples=["8830e1d8c9fffff"],
+        description="only complaints placed in this coverage area (an H3 cell, as coverage-map names it)",
+    ),
+]
+
+
 @router.get("/complaints", response_model=ComplaintPage, summary="List complaints")
 async def list_complaints(
     session: SessionDep,
     principal: Reader,
     msisdn: E164 = None,
+    area_id: AreaFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ComplaintPage:
-    """List complaints newest first, or one customer's history by number (partners see only their own)."""
+    """List complaints newest first: one customer's history by number, or one area's (partners see
+    only their own)."""
     number = _valid_number(msisdn) if msisdn is not None else None
-    items, total = await repository.page(session, principal.partner_id, limit, offset, msisdn=number)
+    items, total = await repository.page(
+        session, principal.partner_id, limit, offset, msisdn=number, area_id=area_id
+    )
     return ComplaintPage(
         items=[ComplaintPublic.model_validate(c) for c in items], total=total, limit=limit, offset=offset
     )

@@ -106,14 +106,22 @@ async def by_tracking_hash(session: AsyncSession, token_hash: str) -> Complaint 
 
 
 async def page(
-    session: AsyncSession, partner_id: str | None, limit: int, offset: int, msisdn: str | None = None
+    session: AsyncSession,
+    partner_id: str | None,
+    limit: int,
+    offset: int,
+    msisdn: str | None = None,
+    area_id: str | None = None,
 ) -> tuple[list[Complaint], int]:
-    """Return complaints newest first, filtered to the partner's own and to one customer's number."""
+    """Return complaints newest first, filtered to the partner's own, one customer's number and one
+    coverage area."""
     conditions: list[ColumnElement[bool]] = []
     if partner_id is not None:
         conditions.append(col(Complaint.partner_id) == partner_id)
     if msisdn is not None:
         conditions.append(col(Complaint.msisdn) == msisdn)
+    if area_id is not None:
+        conditions.append(col(Complaint.area_id) == area_id)
     query = select(Complaint).where(*conditions)
     count = select(func.count()).select_from(Complaint).where(*conditions)
     rows = await session.scalars(

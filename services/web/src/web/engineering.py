@@ -27,7 +27,7 @@ SERVICES = ("voice", "data")
 LEVELS = ("good", "normal", "weak", "none")
 ACTIONS = ("new_site", "sector_tuning", "indoor_system", "repeater", "capacity")
 LANGS = ("zh-Hant", "zh-Hans", "en")
-RECENT_COMPLAINTS = 500  # the complaints API has no area filter: the area page reads the latest ones
+RECENT_COMPLAINTS = 200  # the area page lists its newest complaints
 
 
 @router.get("")
@@ -66,16 +66,18 @@ async def area(page: Console, area_id: AreaId, saved: str = "") -> Response:
     detail, trend, recent = await asyncio.gather(
         page.gateway.get(f"/coverage/v1/areas/{area_id}", page.token),
         _optional(page.gateway.get("/coverage/v1/hotspots/trends", page.token, area_id=area_id, weeks=12)),
-        _optional(page.gateway.get("/complaints/v1/complaints", page.token, limit=RECENT_COMPLAINTS)),
+        _optional(
+            page.gateway.get(
+                "/complaints/v1/complaints", page.token, area_id=area_id, limit=RECENT_COMPLAINTS
+            )
+        ),
     )
     investigation = None
     if detail.get("investigation"):
         investigation = await _optional(
             page.gateway.get(f"/coverage/v1/investigations/{detail['investigation']['id']}", page.token)
         )
-    complaints = (
-        [c for c in recent["items"] if c.get("area_id") == area_id] if isinstance(recent, dict) else None
-    )
+    complaints = recent["items"] if isinstance(recent, dict) else None
     weeks = trend["weeks"] if isinstance(trend, dict) else []
     frame = maps.frame_around([(detail["lat"], detail["lng"])], min_span=0.03)
     return page.render(
