@@ -13,19 +13,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import Column, Integer, String, func
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from careloop_common.bus import Bus, dead_letter_subject
+from careloop_common.bus import Bus
 from careloop_common.db import SessionFactory, create_engine, create_session_factory, transaction
 from careloop_common.events.envelope import CloudEvent, EventContract, contract, new_event
-from careloop_common.inbox import REASON_HEADER, ConsumerRunner, ConsumerSpec, ProcessedEvent
+from careloop_common.inbox import ConsumerRunner, ConsumerSpec, ProcessedEvent
 from careloop_common.natsserver import NatsServer
 from careloop_common.outbox import OutboxMessage, OutboxRelay, RelayLease, publish_later
-from careloop_common.testing import wait_until
+from careloop_common.testing import read_dead_letters, wait_until
 
 
 @contract
@@ -386,26 +385,7 @@ async def test_a_database_that_cannot_be_written_delays_an_event_but_never_dead_
 
 async def dead_letters(h: Harness, count: int) -> list[tuple[bytes, str]]:
     """Read the dead-letter subject of the harness consumer."""
-    js = h.producer_bus.js
-    sub = await js.pull_subscribe(
-        dead_letter_subject(h.durable),
-        durable="dlq-reader",
-        stream="DEADLETTER",
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    got: list[tuple[bytes, str]] = []
-
-    async def fetch() -> bool:
-        try:
-            for msg in await sub.fetch(count - len(got), timeout=0.5):
-                got.append((msg.data, (msg.headers or {}).get(REASON_HEADER, "")))
-                await msg.ack()
-        except TimeoutError:
-            pass
-        return len(got) >= count
-
-    await wait_until(fetch, message=f"{count} dead letters")
-    return got
+    return await read_dead_letters(h.producer_bus.js, h.durable, count)
 
 
 @pytest.mark.parametrize(

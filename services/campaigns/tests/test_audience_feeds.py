@@ -13,7 +13,6 @@ from typing import Any
 import nats
 import pytest
 from campaign_data import Campaigns, catalogue_rows, deliver, held, past_events, store
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -25,7 +24,6 @@ from campaigns.consumers import AUDIENCE
 from campaigns.main import create_app
 from campaigns.models import CallContact, Campaign, CampaignMember, ModelDue, ModelRun
 from campaigns.settings import CampaignsSettings
-from careloop_common.bus import dead_letter_subject
 from careloop_common.db import transaction, utcnow
 from careloop_common.events import EventContract, new_event
 from careloop_common.events.feeds import (
@@ -39,8 +37,7 @@ from careloop_common.events.feeds import (
     SubscriberLeftV1,
     SubscriberUpsertedV1,
 )
-from careloop_common.inbox import REASON_HEADER
-from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
+from careloop_common.testing import auth_headers, read_dead_letters, running_app, service_settings, wait_until
 
 HK = "+85291234567"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -405,26 +402,9 @@ async def test_bad_feed_data_is_dead_lettered_with_the_reason_and_the_consumer_g
 
 
 async def dead_letters(js: Any, count: int) -> list[tuple[bytes, str]]:
-    """Read the campaigns-audience dead letters, in order."""
-    subscription = await js.pull_subscribe(
-        dead_letter_subject(AUDIENCE),
-        durable="dlq-reader",
-        stream="DEADLETTER",
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    got: list[tuple[bytes, str]] = []
-
-    async def fetch() -> bool:
-        try:
-            for message in await subscription.fetch(count - len(got), timeout=0.5):
-                got.append((message.data, (message.headers or {}).get(REASON_HEADER, "")))
-                await message.ack()
-        except TimeoutError:
-            pass
-        return len(got) >= count
-
-    await wait_until(fetch, message=f"{count} dead letters")
-    return sorted(got, key=lambda letter: int(json.loads(letter[0])["id"].split("-")[1]))
+    """Read the campaigns-audience dead letters, in the order the bad events were published."""
+    letters = await read_dead_letters(js, AUDIENCE, count)
+    return sorted(letters, key=lambda letter: int(json.loads(letter[0])["id"].split("-")[1]))
 
 
 # --- the rules on their own -----------------------------------------------------------------------

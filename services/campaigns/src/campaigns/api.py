@@ -389,20 +389,9 @@ async def care_catalogue(_: Reader) -> list[TemplatePublic]:
 )
 async def get_subscriber_summary(msisdn: MsisdnPath, session: SessionDep, _: CallCentre) -> SubscriberSummary:
     """Return who a caller is: plan, class, consent, balance and the models' reading (screen pop)."""
-    found, _events = await audience.profile(session, msisdn)
-    return SubscriberSummary(
-        msisdn=found.msisdn,
-        brand=found.brand,
-        plan_id=found.plan_id,
-        region=found.region,
-        language=found.language,
-        join_date=found.join_date,
-        customer_class=found.customer_class,
-        contact_sms=found.contact_sms,
-        contact_call=found.contact_call,
-        balance=found.balance,
-        models=StoredOutputs.model_validate(found, from_attributes=True),
-    )
+    found = await audience.known_subscriber(session, msisdn)
+    held = {name: getattr(found, name) for name in SubscriberSummary.model_fields if name != "models"}
+    return SubscriberSummary(**held, models=StoredOutputs.model_validate(found, from_attributes=True))
 
 
 @router.get(

@@ -496,9 +496,15 @@ def masked_detail(detail: dict[str, object]) -> dict[str, object]:
     return {**detail, "called": mask_number(called)} if isinstance(called, str) else dict(detail)
 
 
-async def profile(session: AsyncSession, msisdn: str) -> tuple[Subscriber, list[SubscriberEvent]]:
-    """Return a subscriber and their latest past events, or raise NotFound."""
+async def known_subscriber(session: AsyncSession, msisdn: str) -> Subscriber:
+    """Return a subscriber, or raise NotFound."""
     found = await repository.subscriber(session, msisdn)
     if found is None:
         raise NotFound("subscriber", msisdn)
+    return found
+
+
+async def profile(session: AsyncSession, msisdn: str) -> tuple[Subscriber, list[SubscriberEvent]]:
+    """Return a subscriber and their latest past events, or raise NotFound."""
+    found = await known_subscriber(session, msisdn)
     return found, await repository.recent_events(session, msisdn, RECENT_EVENTS)

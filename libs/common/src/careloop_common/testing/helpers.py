@@ -11,8 +11,11 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from careloop_common.auth import PRINCIPAL_HEADER, Principal, sign_principal
+from careloop_common.bus import dead_letter_subject
+from careloop_common.inbox import REASON_HEADER
 from careloop_common.natsserver import free_port
 from careloop_common.settings import ServiceSettings
 
@@ -111,3 +114,26 @@ async def wait_until(
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {message}; last value: {last!r}")
+
+
+async def read_dead_letters(js: Any, durable: str, count: int) -> list[tuple[bytes, str]]:
+    """Wait for ``count`` dead letters of a consumer; return each (original bytes, reason), in order."""
+    subscription = await js.pull_subscribe(
+        dead_letter_subject(durable),
+        durable="dlq-reader",
+        stream="DEADLETTER",
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    got: list[tuple[bytes, str]] = []
+
+    async def fetch() -> bool:
+        try:
+            for message in await subscription.fetch(count - len(got), timeout=0.5):
+                got.append((message.data, (message.headers or {}).get(REASON_HEADER, "")))
+                await message.ack()
+        except TimeoutError:
+            pass
+        return len(got) >= count
+
+    await wait_until(fetch, message=f"{count} dead letters")
+    return got
