@@ -42,6 +42,7 @@ from typing import Annotated, Any
 
 import httpx
 import nats
+import psutil
 import typer
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rich.console import Console
@@ -118,7 +119,8 @@ def start_service(directory: Path, database_url: str, nats_url: str) -> tuple[su
         "CAMPAIGNS_DATABASE_URL": database_url,
         "CAMPAIGNS_NATS_URL": nats_url,
         "CAMPAIGNS_SCHEDULER_INTERVAL_S": "3600",
-        "CAMPAIGNS_LOG_LEVEL": "WARNING",
+        # BENCH_LOG_LEVEL=INFO shows the service's notes, such as a batch applied one by one.
+        "CAMPAIGNS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "CARELOOP_HOME": str(directory),
     }
     command = [
@@ -165,8 +167,12 @@ async def drained(js: Any, durable: str, total: int) -> bool:
     return bool(info.ack_floor.stream_seq >= total and info.num_pending == 0 and info.num_ack_pending == 0)
 
 
-async def measure_service(js: Any, events: list[tuple[str, bytes, str]], offset: int) -> float:
-    """Publish every event and return the seconds until campaigns-audience acknowledged them all."""
+async def measure_service(
+    js: Any, events: list[tuple[str, bytes, str]], offset: int, service: psutil.Process
+) -> tuple[float, float]:
+    """Publish every event; return the seconds until campaigns-audience acknowledged them all and
+    the CPU seconds the service process spent meanwhile (steadier than seconds on a shared machine)."""
+    cpu = service.cpu_times()
     started = time.perf_counter()
     for chunk in range(0, len(events), 1_000):
         await asyncio.gather(
@@ -175,7 +181,9 @@ async def measure_service(js: Any, events: list[tuple[str, bytes, str]], offset:
     # The consumer's state lives in the server: poll it (nothing here to wait on as an event).
     while not await drained(js, "campaigns-audience", offset + len(events)):  # noqa: ASYNC110
         await asyncio.sleep(0.02)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    spent = service.cpu_times()
+    return elapsed, (spent.user + spent.system) - (cpu.user + cpu.system)
 
 
 async def measure_bare(js: Any, count: int) -> float:
@@ -241,7 +249,7 @@ async def bench(subscribers: int, count: int, paced: int, rate: float, directory
         connection = await nats.connect(nats_server.url)
         js = connection.jetstream()
         console.print(f"throughput: {count:,} events …")
-        service_s = await measure_service(js, events[:count], 0)
+        service_s, service_cpu_s = await measure_service(js, events[:count], 0, psutil.Process(service.pid))
         console.print("bare consumer loop over the same events …")
         bare_s = await measure_bare(js, count)
         console.print(f"latency: {paced:,} events at {rate:,.0f}/s …")
@@ -256,6 +264,9 @@ async def bench(subscribers: int, count: int, paced: int, rate: float, directory
         "events": count,
         "service_s": service_s,
         "service_events_per_s": count / service_s,
+        "service_cpu_s": service_cpu_s,
+        "service_cpu_us_per_event": service_cpu_s / count * 1e6,
+        "service_cpu_share": service_cpu_s / service_s,
         "bare_s": bare_s,
         "bare_events_per_s": count / bare_s,
         "ratio": bare_s / service_s,
@@ -288,6 +299,10 @@ def main(
     table.add_row("campaigns-audience", f"{result['service_events_per_s']:,.0f}", f"{result['ratio']:.2f}")
     console = Console()
     console.print(table)
+    console.print(
+        f"campaigns process CPU: {result['service_cpu_us_per_event']:,.0f} µs per event "
+        f"({result['service_cpu_share']:.0%} of a core while it ran)"
+    )
     latency = result["latency_ms"]
     console.print(
         f"event → contact command at {rate:,.0f}/s: {result['commands']:,} commands, "

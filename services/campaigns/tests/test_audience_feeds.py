@@ -25,7 +25,7 @@ from campaigns.main import create_app
 from campaigns.models import CallContact, Campaign, CampaignMember, ModelDue, ModelRun
 from campaigns.settings import CampaignsSettings
 from careloop_common.db import transaction, utcnow
-from careloop_common.events import EventContract, new_event
+from careloop_common.events import CloudEvent, EventContract, new_event
 from careloop_common.events.feeds import (
     BalanceChangedV1,
     BillIssuedV1,
@@ -503,6 +503,33 @@ async def test_a_batch_in_one_transaction_leaves_what_its_events_one_by_one_leav
     assert len(members[together]) == 3  # the balance reminder, the 12593 care and the roaming care
     assert calls[one_by_one] == calls[together] == [("+8613800000001", 2, 90)]
     assert {one_by_one, together} <= due
+
+
+async def test_a_batch_meets_known_and_new_members_together_in_one_transaction(campaigns: Campaigns) -> None:
+    """A batch that meets a campaign's member again (read back from the database) beside a customer
+    it meets for the first time writes both in its one transaction: no fallback to one by one."""
+    known, new = "+85291234568", "+85291234569"
+    async with transaction(campaigns.sessions) as session:
+        session.add(running_from_template("payment_received"))
+    [runner] = [r for r in campaigns.app.state.platform.consumers if r.spec.durable == AUDIENCE]
+    paid = utcnow() - timedelta(hours=1)
+
+    def events(*payloads: EventContract) -> list[tuple[CloudEvent, EventContract]]:
+        return [(new_event(p, source="/operator/test"), p) for p in payloads]
+
+    first = events(
+        profile(msisdn=known), profile(msisdn=new), PaymentReceivedV1(msisdn=known, amount=5, at=paid)
+    )
+    assert await runner.apply_together(first) == [True] * 3
+    second = events(
+        PaymentReceivedV1(msisdn=known, amount=7, at=paid + timedelta(minutes=1)),
+        PaymentReceivedV1(msisdn=new, amount=9, at=paid + timedelta(minutes=2)),
+    )
+    assert await runner.apply_together(second) == [True, True]  # raises if the batch cannot be written
+    async with transaction(campaigns.sessions) as session:
+        met = await session.scalars(select(CampaignMember).order_by(col(CampaignMember.msisdn)))
+        touches = [(m.msisdn, m.touches, m.answer) for m in met]
+    assert touches == [(known, 2, None), (new, 1, None)]
 
 
 def running_from_template(template_id: str) -> Campaign:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import h3
+import pytest
 from campaign_data import Campaigns, deliver, reading, writing
 from sqlalchemy import select
 
@@ -406,3 +407,22 @@ async def test_bad_input_is_a_problem_never_a_500(campaigns: Campaigns) -> None:
     assert (await client.post(f"{base}/close", headers=writing())).status_code == 200
     twice = await client.post(f"{base}/close", headers=writing())
     assert (twice.status_code, problem_type(twice)) == (409, "incident-closed")
+
+
+@pytest.mark.parametrize(
+    ("called", "caller", "expected"),
+    [
+        ("13800138000", "+8613912345678", "+8613800138000"),  # national form, in the caller's country
+        ("91234567", "+85261234567", "+85291234567"),
+        ("2025550123", "+12125550199", "+12025550123"),  # +1 countries share one plan
+        ("020 7946 0018", "+447700900123", "+442079460018"),
+        ("+85291234567", "+8613912345678", "+85291234567"),  # international form, wherever from
+        ("12593", "+85261234567", None),  # a short code is no one's relative
+        ("+999", "+85261234567", None),
+        ("not a number", "+85261234567", None),
+    ],
+)
+def test_a_dialled_number_is_read_in_the_callers_country(
+    called: str, caller: str, expected: str | None
+) -> None:
+    assert incidents.callable_number(called, caller) == expected

@@ -14,13 +14,20 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
-from sqlalchemy import Column, String
+from sqlalchemy import Column, String, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus, dead_letter_subject
-from careloop_common.db import SessionFactory, UTCDateTime, database_unavailable, transaction, utcnow
+from careloop_common.db import (
+    SessionFactory,
+    UTCDateTime,
+    database_unavailable,
+    stage_insert,
+    transaction,
+    utcnow,
+)
 from careloop_common.events.envelope import CloudEvent, EventContract, MalformedEvent, decode_payload
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,9 @@ class ProcessedEvent(SQLModel, table=True):
     consumer: str = Field(sa_column=Column(String(128), primary_key=True))
     event_id: str = Field(sa_column=Column(String(128), primary_key=True))
     processed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+PROCESSED_EVENT: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -197,8 +207,10 @@ class ConsumerRunner:
                     applied.append(False)
                     continue
                 done.add(event.id)  # the same event twice in one batch applies once
-                session.add(
-                    ProcessedEvent(consumer=self.spec.durable, event_id=event.id, processed_at=utcnow())
+                stage_insert(
+                    session,
+                    PROCESSED_EVENT,
+                    {"consumer": self.spec.durable, "event_id": event.id, "processed_at": utcnow()},
                 )
                 await self.spec.handler(session, event, payload)
                 applied.append(True)

@@ -9,6 +9,8 @@ the consumer runner dead-letters it with the reason.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import audience, coverage_care, execution, incidents, repository
@@ -83,6 +85,10 @@ async def start_feed_batch(session: AsyncSession, payloads: list[EventContract])
     repository.collect_writes(session)
     campaigns = await repository.all_live_event_campaigns(session)
     await repository.read_members(session, [c.id for c in campaigns], numbers)
+    asked = execution.events_asked(campaigns)
+    if asked:
+        since = utcnow() - timedelta(days=max(asked.values()) + 1)
+        await repository.read_recent_events(session, numbers, sorted(asked), since)
     # Every statement would otherwise first flush the subscribers changed so far: one UPDATE per
     # event instead of one per subscriber at the commit. Reads that need the change flush first.
     session.sync_session.autoflush = False
@@ -90,6 +96,7 @@ async def start_feed_batch(session: AsyncSession, payloads: list[EventContract])
 
 async def finish_feed_batch(session: AsyncSession) -> None:
     """Write what the batch collected, in a few statements, before it commits."""
+    await repository.write_locked_subscribers(session)
     pending = await repository.write_collected(session)
     if pending is not None:
         await incidents.write_calls(session, pending.calls)

@@ -299,10 +299,7 @@ async def _fire(
     as_of = segments.AsOf.at(now, zone)
     # Past events are read only when some campaign's tree asks about them, and only the kinds and
     # days it asks about (a day's margin for windows counted in calendar days).
-    asked: dict[str, int] = {}
-    for campaign in campaigns:
-        for kind, days in _events_asked(campaign):
-            asked[kind] = max(days, asked.get(kind, 0))
+    asked = events_asked(campaigns)
     events = (
         await repository.recent_events(
             session,
@@ -323,6 +320,16 @@ async def _fire(
     return met
 
 
+def events_asked(campaigns: Sequence[Campaign]) -> dict[str, int]:
+    """Return the past-event kinds these campaigns' triggers ask about, each with its longest window
+    in days."""
+    asked: dict[str, int] = {}
+    for campaign in campaigns:
+        for kind, days in _trigger_of(campaign).events:
+            asked[kind] = max(days, asked.get(kind, 0))
+    return asked
+
+
 def _events_asked(campaign: Campaign) -> list[tuple[str, int]]:
     """Return the (event kind, within days) a campaign's trigger condition and audience ask about."""
     return _event_nodes(campaign.trigger.get("condition")) + _event_nodes(campaign.audience)
@@ -341,13 +348,41 @@ def _fires(
     campaign: Campaign, profile: Mapping[str, Any], events: Sequence[Any], as_of: segments.AsOf
 ) -> bool:
     """Say whether a customer meets a campaign's trigger condition and audience."""
-    for tree, root in (
-        (campaign.trigger.get("condition"), "trigger.condition"),
-        (campaign.audience, "audience"),
-    ):
-        if tree is not None and not segments.matches(segments.parse(tree, root=root), profile, events, as_of):
-            return False
-    return True
+    return all(segments.matches(checked, profile, events, as_of) for checked in _trigger_of(campaign).trees)
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    """A triggered campaign's condition and audience, parsed, and the past events they ask about."""
+
+    trees: list[segments.Checked]
+    events: list[tuple[str, int]]
+
+
+# By campaign and version: parsing a tree costs more than evaluating it, and a triggered campaign
+# evaluates its trees for every event of its subject.
+_TRIGGERS: dict[tuple[str, datetime], _Trigger] = {}
+_TRIGGERS_MAX = 256
+
+
+def _trigger_of(campaign: Campaign) -> _Trigger:
+    """Return a campaign's trigger condition and audience parsed (once per campaign version)."""
+    key = (campaign.id, campaign.updated_at)
+    trigger = _TRIGGERS.get(key)
+    if trigger is None:
+        trees = [
+            segments.parse(tree, root=root)
+            for tree, root in (
+                (campaign.trigger.get("condition"), "trigger.condition"),
+                (campaign.audience, "audience"),
+            )
+            if tree is not None
+        ]
+        trigger = _Trigger(trees=trees, events=_events_asked(campaign))
+        if len(_TRIGGERS) >= _TRIGGERS_MAX:
+            _TRIGGERS.clear()  # campaigns edited or ended since: start again rather than keep them
+        _TRIGGERS[key] = trigger
+    return trigger
 
 
 async def _fired_lately(session: AsyncSession, campaign: Campaign, msisdn: str, now: datetime) -> bool:

@@ -28,6 +28,7 @@ into a daily report.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import uuid
@@ -48,13 +49,14 @@ from sqlmodel import col
 
 from campaigns import repository
 from campaigns.models import CallContact, Incident, IncidentCall, IncidentPerson, PlaceSeen, Subscriber
-from careloop_common.db import SessionFactory, transaction, utcnow
+from careloop_common.db import SessionFactory, stage_insert, transaction, utcnow, write_staged
 from careloop_common.errors import NotFound, ProblemError
 from careloop_common.events import EventContract
 from careloop_common.events.campaigns import CreditProtectionRequestedV1
 from careloop_common.events.contact import SendRequestedV1
 from careloop_common.events.feeds import CallDetailV1, LocationUpdatedV1
 from careloop_common.inbox import stop_if_cancelled
+from careloop_common.inputs import to_e164
 from careloop_common.outbox import publish_later
 from careloop_common.pseudonyms import customer_ref
 
@@ -74,6 +76,7 @@ NO_RETRY = ("wrong_number", "suppressed:opted_out")
 CANDIDATE_BATCH = 500
 RETARGET_EVERY = timedelta(minutes=5)  # how often open incidents are searched again for late places
 CALL_CONTACT: sa.Table = CallContact.__table__  # type: ignore[attr-defined]
+PLACE_SEEN: sa.Table = PlaceSeen.__table__  # type: ignore[attr-defined]
 
 
 # --- the area ---------------------------------------------------------------------------------------
@@ -216,16 +219,35 @@ def place_cell(cell: str | None, lat: float | None, lng: float | None) -> str:
     return cell
 
 
+# The same people call the same numbers (that is what the five closest contacts are): the answers
+# for recent pairs are kept, as are the callers' countries.
+@functools.lru_cache(maxsize=1 << 16)
 def callable_number(called: str, caller: str) -> str | None:
     """Return a dialled number in E.164 (national forms read in the caller's country), or None."""
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(caller))
+    if called.startswith("+"):
+        try:
+            return to_e164(called)  # international form: the answer kept for the numbers feeds carry
+        except ValueError:
+            return None
     try:
-        parsed = phonenumbers.parse(called, region)
+        parsed = phonenumbers.parse(called, _region_of(caller))
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(parsed):
         return None  # a short code (10086, 12593) is no one's relative
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _region_of(msisdn: str) -> str | None:
+    """Return the country (region code) whose numbering plan a number in E.164 follows: its
+    country code's main region (countries sharing a code, such as +1, share the plan)."""
+    digits = msisdn.lstrip("+")
+    for length in (1, 2, 3):  # country codes are prefix-free: at most one of these is one
+        code = int(digits[:length] or 0)
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            region: str = phonenumbers.region_code_for_country_code(code)
+            return region
+    return None
 
 
 # --- what the feeds leave for incidents ---------------------------------------------------------------
@@ -252,12 +274,22 @@ async def on_place(
         return  # the audience consumer counted it; a place of no one is kept for no one
     cell = place_cell(payload.cell, payload.lat, payload.lng)
     lat, lng = h3.cell_to_latlng(cell)
-    session.add(
-        PlaceSeen(msisdn=payload.msisdn, cell=cell, lat=lat, lng=lng, roaming=payload.roaming, at=payload.at)
+    # Appended by the thousand a second from the network feed: a plain row, written at the flush.
+    stage_insert(
+        session,
+        PLACE_SEEN,
+        {
+            "msisdn": payload.msisdn,
+            "cell": cell,
+            "lat": lat,
+            "lng": lng,
+            "roaming": payload.roaming,
+            "at": payload.at,
+        },
     )
     for incident in await active_incidents_once(session):
         if incident.starts_at <= payload.at <= incident.ends_at and covers(incident.cells, cell):
-            await session.flush()  # targeting reads the places and profiles this batch changed
+            await write_staged(session)  # targeting reads the places and profiles this batch changed
             via = "roaming" if payload.roaming else "entered"
             await add_people(session, incident, {payload.msisdn: via}, now=now, key=key, source=source)
 

@@ -7,7 +7,7 @@ the outputs go back as one executemany UPDATE per chunk: no ORM object is built 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -557,6 +557,32 @@ async def lock_subscribers(session: AsyncSession, msisdns: Sequence[str]) -> Non
     locked.update((subscriber.msisdn, subscriber) for subscriber in found)
 
 
+async def write_locked_subscribers(session: AsyncSession) -> int:
+    """Write what the transaction changed in the subscribers it locked, one executemany UPDATE per
+    set of changed columns, and take them out of the unit of work (which would write them one
+    UPDATE each); return how many were written. For the end of a batch: the objects are detached."""
+    locked: dict[str, Subscriber] = session.info.get(LOCKED_SUBSCRIBERS, {})
+    changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    written = []
+    for subscriber in locked.values():
+        state = sa.inspect(subscriber)
+        if state.detached or not state.modified or subscriber in session.deleted:
+            continue
+        keys = tuple(sorted(state.committed_state))
+        row = {_COLUMN_OF_ATTRIBUTE[key]: state.dict[key] for key in keys}
+        row["_msisdn"] = subscriber.msisdn
+        changes.setdefault(keys, []).append(row)
+        written.append(subscriber)
+    if not written:
+        return 0
+    connection = await session.connection()
+    for rows in changes.values():
+        await connection.execute(SUBSCRIBER.update().where(SUBSCRIBER.c.msisdn == bindparam("_msisdn")), rows)
+    for subscriber in written:
+        session.expunge(subscriber)
+    return len(written)
+
+
 def locked_subscriber(session: AsyncSession, msisdn: str) -> Subscriber | None:
     """Return a subscriber this transaction already read and locked, or None (not read: ask)."""
     locked: dict[str, Subscriber] = session.info.get(LOCKED_SUBSCRIBERS, {})
@@ -566,11 +592,30 @@ def locked_subscriber(session: AsyncSession, msisdn: str) -> Subscriber | None:
 SUBSCRIBER_ATTRIBUTES = tuple(
     (attr.key, attr.columns[0].name) for attr in sa.inspect(Subscriber).column_attrs
 )
+_ATTRIBUTE_OF_COLUMN = {column: key for key, column in SUBSCRIBER_ATTRIBUTES}
+_COLUMN_OF_ATTRIBUTE = dict(SUBSCRIBER_ATTRIBUTES)
 
 
-def profile_of(subscriber: Subscriber) -> dict[str, Any]:
+class Profile(Mapping[str, Any]):
+    """A subscriber's columns by name, read from the object in memory when asked: a trigger's
+    predicate reads a few of the profile's fifty-odd columns, once per feed event."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        self._subscriber = subscriber
+
+    def __getitem__(self, column: str) -> Any:
+        return getattr(self._subscriber, _ATTRIBUTE_OF_COLUMN[column])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ATTRIBUTE_OF_COLUMN)
+
+    def __len__(self) -> int:
+        return len(_ATTRIBUTE_OF_COLUMN)
+
+
+def profile_of(subscriber: Subscriber) -> Mapping[str, Any]:
     """Return a subscriber's columns as segment predicates read them, from the object in memory."""
-    return {column: getattr(subscriber, key) for key, column in SUBSCRIBER_ATTRIBUTES}
+    return Profile(subscriber)
 
 
 async def add_subscriber_event(
@@ -598,6 +643,23 @@ class PendingWrites:
     member_numbers: frozenset[str] = frozenset()
     members: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     met: set[tuple[str, str]] = field(default_factory=set)
+    # The stored past events of the batch's subscribers that its triggers can ask about (these
+    # kinds, since then), read once at its start, newest first per number.
+    recent: dict[str, list[Any]] = field(default_factory=dict)
+    recent_numbers: frozenset[str] = frozenset()
+    recent_kinds: frozenset[str] = frozenset()
+    recent_since: datetime | None = None
+
+    def recent_covers(self, msisdn: str, kinds: Sequence[str], since: datetime | None) -> bool:
+        """Say whether the events read at the start answer this question about this customer."""
+        return (
+            self.recent_since is not None
+            and msisdn in self.recent_numbers
+            and bool(kinds)
+            and self.recent_kinds.issuperset(kinds)
+            and since is not None
+            and since >= self.recent_since
+        )
 
     def covers(self, campaign_id: str, msisdns: Sequence[str]) -> bool:
         """Say whether the members of this campaign among these numbers were read at the start."""
@@ -633,6 +695,29 @@ async def read_members(session: AsyncSession, campaign_ids: Sequence[str], msisd
     pending.member_numbers = frozenset(numbers)
 
 
+async def read_recent_events(
+    session: AsyncSession, msisdns: Sequence[str], kinds: Sequence[str], since: datetime
+) -> None:
+    """Read the past events of these kinds since then of these numbers, in one query, into the
+    batch's pending writes (``recent_events`` answers from them): one query per batch, not per event."""
+    pending = pending_writes(session)
+    if pending is None or not msisdns or not kinds:
+        return
+    numbers = sorted(set(msisdns))
+    query = (
+        sa.select(EVENTS.c.msisdn, EVENTS.c.kind, EVENTS.c.at)
+        .where(EVENTS.c.msisdn.in_(numbers), EVENTS.c.kind.in_(list(kinds)), EVENTS.c.at >= since)
+        .order_by(EVENTS.c.msisdn, EVENTS.c.at.desc(), EVENTS.c.id.desc())
+    )
+    recent: dict[str, list[Any]] = {}
+    for row in await session.execute(query):
+        recent.setdefault(row.msisdn, []).append(row)
+    pending.recent = recent
+    pending.recent_kinds = frozenset(kinds)
+    pending.recent_numbers = frozenset(numbers)
+    pending.recent_since = since
+
+
 async def _write_members(session: AsyncSession, pending: PendingWrites) -> None:
     """Write the members the batch met, as they stand at its end."""
     if not pending.met:
@@ -649,7 +734,9 @@ async def _write_members(session: AsyncSession, pending: PendingWrites) -> None:
             "reason": statement.excluded.reason,
         },
     )
-    await session.execute(statement, [pending.members[key] for key in sorted(pending.met)])
+    # One executemany needs one shape: members read back carry every column, new ones only theirs.
+    rows = [pending.members[key] for key in sorted(pending.met)]
+    await session.execute(statement, [{c.name: row.get(c.name) for c in MEMBER.columns} for row in rows])
 
 
 PENDING_WRITES = "campaigns.pending_writes"
@@ -690,6 +777,23 @@ async def recent_events(
     """Return a subscriber's latest past events (kind, at, detail), newest first, with those the
     transaction has collected but not written yet; only of ``kinds`` since ``since`` when given
     (what a trigger's conditions can ask about: fewer rows, no details to decode)."""
+    pending = pending_writes(session)
+    if pending is not None and pending.recent_covers(msisdn, kinds, since):
+        wanted = set(kinds)
+        read = pending.recent.get(msisdn, [])
+        stored: list[Any] = [e for e in read if e.kind in wanted and e.at >= cast(datetime, since)][:limit]
+    else:
+        stored = await _stored_events(session, msisdn, limit, kinds=kinds, since=since)
+    if pending is None or not pending.events:
+        return stored
+    mine = [PastEvent(e["kind"], e["at"], e["detail"]) for e in pending.events if e["msisdn"] == msisdn]
+    return sorted(mine[::-1] + stored, key=lambda e: e.at, reverse=True)[:limit]
+
+
+async def _stored_events(
+    session: AsyncSession, msisdn: str, limit: int, *, kinds: Sequence[str], since: datetime | None
+) -> list[Any]:
+    """Return a subscriber's latest stored past events, newest first (see ``recent_events``)."""
     columns = (EVENTS.c.kind, EVENTS.c.at) if kinds else (EVENTS.c.kind, EVENTS.c.at, EVENTS.c.detail)
     query = sa.select(*columns).where(EVENTS.c.msisdn == msisdn)
     if kinds:
@@ -697,12 +801,7 @@ async def recent_events(
     if since is not None:
         query = query.where(EVENTS.c.at >= since)
     query = query.order_by(EVENTS.c.at.desc(), EVENTS.c.id.desc()).limit(limit)
-    stored: list[Any] = list((await session.execute(query)).all())
-    pending = pending_writes(session)
-    if pending is None or not pending.events:
-        return stored
-    mine = [PastEvent(e["kind"], e["at"], e["detail"]) for e in pending.events if e["msisdn"] == msisdn]
-    return sorted(mine[::-1] + stored, key=lambda e: e.at, reverse=True)[:limit]
+    return list((await session.execute(query)).all())
 
 
 @dataclass(frozen=True)
