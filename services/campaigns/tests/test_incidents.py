@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from campaigns import incidents
 from campaigns.consumers import INCIDENT_CALLS
-from careloop_common.db import utcnow
+from careloop_common.db import transaction, utcnow
 from careloop_common.events import EventContract, new_event
 from careloop_common.events.contact import CallCompletedV1, MessageSuppressedV1
 from careloop_common.events.feeds import CallDetailV1, LocationUpdatedV1, SubscriberUpsertedV1
@@ -426,3 +426,21 @@ def test_a_dialled_number_is_read_in_the_callers_country(
     called: str, caller: str, expected: str | None
 ) -> None:
     assert incidents.callable_number(called, caller) == expected
+
+
+async def test_call_counts_of_pairs_silent_for_long_are_dropped(campaigns: Campaigns) -> None:
+    """The closest contacts are those called lately: counts of a pair silent past the cut-off go."""
+    now = utcnow()
+    async with transaction(campaigns.sessions) as session:
+        await incidents.write_calls(
+            session,
+            {
+                ("+85261234567", "+85291234564"): [3, 180, now - timedelta(days=200)],
+                ("+85261234567", "+85291234565"): [2, 60, now - timedelta(days=10)],
+            },
+        )
+    async with transaction(campaigns.sessions) as session:
+        assert await incidents.prune_calls(session, now - timedelta(days=180)) == 1
+    async with transaction(campaigns.sessions) as session:
+        kept = (await session.execute(select(incidents.CALL_CONTACT.c.counterpart))).scalars().all()
+    assert kept == ["+85291234565"]

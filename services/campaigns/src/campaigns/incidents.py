@@ -347,6 +347,16 @@ async def prune_places(session: AsyncSession, before: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def prune_calls(session: AsyncSession, before: datetime) -> int:
+    """Delete the call counts of pairs of numbers that last spoke before an instant; return how many.
+
+    Closest contacts are the people someone calls now: a pair silent for months is no longer one,
+    and the counts would otherwise grow with every number anyone ever dialled.
+    """
+    result = await session.execute(sa.delete(CALL_CONTACT).where(CALL_CONTACT.c.last_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # --- who an incident concerns ------------------------------------------------------------------------
 
 
@@ -679,10 +689,17 @@ MAX_ROUND_PASSES = 100
 
 
 async def run_forever(
-    sessions: SessionFactory, *, source: str, key: str, interval_s: float, history: timedelta
+    sessions: SessionFactory,
+    *,
+    source: str,
+    key: str,
+    interval_s: float,
+    history: timedelta,
+    contact_history: timedelta,
 ) -> None:
-    """Place due rounds every ``interval_s``; every ``RETARGET_EVERY`` look for late arrivals and
-    prune places older than ``history``; until cancelled."""
+    """Place due rounds every ``interval_s``; every ``RETARGET_EVERY`` look for late arrivals, prune
+    places older than ``history`` and call counts of pairs silent for ``contact_history``; until
+    cancelled."""
     looked = datetime.min.replace(tzinfo=UTC)
     while True:
         stop_if_cancelled()
@@ -697,6 +714,7 @@ async def run_forever(
                 await retarget(sessions, now=now, key=key, source=source)
                 async with transaction(sessions) as session:
                     await prune_places(session, now - history)
+                    await prune_calls(session, now - contact_history)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -73,6 +73,7 @@ def lifecycle(
                         key=settings.customer_ref_secret,
                         interval_s=settings.scheduler_interval_s,
                         history=timedelta(days=settings.place_history_days),
+                        contact_history=timedelta(days=settings.contact_history_days),
                     ),
                     name="incident-rounds",
                 )

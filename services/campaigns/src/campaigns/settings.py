@@ -31,6 +31,12 @@ class CampaignsSettings(ServiceSettings):
     place_history_days: int = Field(
         default=30, ge=1, le=366, description="days of where subscribers were seen kept for major-event care"
     )
+    contact_history_days: int = Field(
+        default=180,
+        ge=1,
+        le=3660,
+        description="days after a pair of numbers' latest call their call counts are dropped",
+    )
     time_zone: str = Field(
         default="Asia/Hong_Kong",
         description="the operator's time zone: whose calendar 'today' is in segments' day windows",

@@ -63,6 +63,8 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
         {"campaigns:read", "subscribers:read"},
         {"campaigns:write", "campaigns:approve"},
     ),
+    # A segment preview is a question sent as a body (the tree): POST, but reading only.
+    _group("/campaigns/v1/segments/preview", "campaigns", {"campaigns:read"}, {"campaigns:read"}),
     _group("/campaigns/v1", "campaigns", {"campaigns:read"}, {"campaigns:write", "campaigns:approve"}),
     _group("/contact/v1", "contact-gateway", *_CONTACT),
     _group("/tmf-api/communicationManagement/v4", "contact-gateway", *_CONTACT),
