@@ -14,6 +14,7 @@ from audience import Audience, event, subscriber
 
 from campaigns.main import create_app
 from campaigns.settings import CampaignsSettings
+from careloop_common.pseudonyms import customer_ref
 from careloop_common.testing import auth_headers, running_app, service_settings
 
 SEGMENTS = "/campaigns/v1/segments"
@@ -144,7 +145,8 @@ async def test_preview_counts_members_and_shows_a_few_masked(campaigns: Campaign
     assert response.status_code == 200, response.text
     preview = response.json()
     assert preview["count"] == 2
-    assert preview["sample"] == [
+    # The sample is in pseudonym order, a stable shuffle: compare it as a set of members.
+    assert sorted(preview["sample"], key=lambda m: m["msisdn"]) == [
         {
             "msisdn": "****0001",
             "brand": "Prime",
@@ -177,12 +179,36 @@ async def test_preview_counts_members_and_shows_a_few_masked(campaigns: Campaign
         PREVIEW, headers=supervisor(), json={"segment_id": saved["id"], "sample_size": 1}
     )
     assert by_id.status_code == 200, by_id.text
-    assert (by_id.json()["count"], [m["msisdn"] for m in by_id.json()["sample"]]) == (2, ["****0001"])
+    assert by_id.json()["count"] == 2
+    [one] = by_id.json()["sample"]
+    assert one["msisdn"] in ("****0001", "****0003")  # not a complainer; top 20 %
+    again = await client.post(
+        PREVIEW, headers=supervisor(), json={"segment_id": saved["id"], "sample_size": 1}
+    )
+    assert again.json()["sample"] == [one]  # the same sample each time
 
     nobody = await client.post(
         PREVIEW, headers=supervisor(), json={"conditions": {"field": "points", "op": ">", "value": 1e9}}
     )
     assert (nobody.json()["count"], nobody.json()["sample"]) == (0, [])
+
+
+async def test_the_preview_sample_is_spread_over_the_segment_not_its_lowest_numbers(
+    campaigns: Campaigns,
+) -> None:
+    """Customers' pseudonyms (keyed, as the service makes them) order the sample: a stable shuffle."""
+    numbers = [f"+8529123{n:04d}" for n in range(40)]
+    await campaigns.audience.replace(
+        [subscriber(n, customer_ref=customer_ref(n, "preview-test-key"), balance=1.0) for n in numbers], []
+    )
+    tree = {"conditions": {"field": "balance", "op": "<", "value": 5}, "sample_size": 5}
+    first = (await campaigns.client.post(PREVIEW, headers=marketer(), json=tree)).json()
+    again = (await campaigns.client.post(PREVIEW, headers=marketer(), json=tree)).json()
+    assert first["count"] == 40
+    shown = [m["msisdn"] for m in first["sample"]]
+    assert len(shown) == 5
+    assert shown != [f"****{n[-4:]}" for n in numbers[:5]]  # by number, the lowest five would show
+    assert again["sample"] == first["sample"]
 
 
 async def test_bad_trees_are_refused_naming_the_place_and_nothing_is_written(campaigns: Campaigns) -> None:

@@ -203,9 +203,14 @@ async def count_subscribers(session: AsyncSession, condition: sa.ColumnElement[b
 async def sample_subscribers(
     session: AsyncSession, condition: sa.ColumnElement[bool], limit: int
 ) -> list[Subscriber]:
-    """Return the first subscribers by number meeting a compiled segment."""
+    """Return a sample of the subscribers meeting a compiled segment, spread over the whole of it:
+    ordered by their keyed pseudonym, which shuffles numbers the same way every time (the lowest
+    numbers would all be one range's, often the oldest customers')."""
     rows = await session.scalars(
-        select(Subscriber).where(condition).order_by(col(Subscriber.msisdn)).limit(limit)
+        select(Subscriber)
+        .where(condition)
+        .order_by(col(Subscriber.customer_ref), col(Subscriber.msisdn))
+        .limit(limit)
     )
     return list(rows)
 

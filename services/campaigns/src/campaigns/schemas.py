@@ -717,7 +717,7 @@ class SegmentMember(BaseModel):
 
 
 class SegmentPreview(BaseModel):
-    """How many subscribers meet a segment now, and the first few of them by number."""
+    """How many subscribers meet a segment now, and a few of them (a stable spread over the segment)."""
 
     count: int
     sample: list[SegmentMember]

@@ -752,7 +752,7 @@ async def _refuse_taken_name(session: AsyncSession, name: str, own_id: str | Non
 async def preview(
     session: AsyncSession, request: SegmentPreviewRequest, as_of: segments.AsOf
 ) -> SegmentPreview:
-    """Count who meets a tree (or a saved segment's) at a moment, and show the first few, masked."""
+    """Count who meets a tree (or a saved segment's) at a moment, and show a few of them, masked."""
     if request.conditions is not None:
         checked = segments.check(request.conditions)
     else:
