@@ -107,6 +107,10 @@ class Target:
     # Without credentials every operation outside public_paths stops at the door (401), so a few
     # requests per operation prove it; public operations get the admin's number of examples.
     anonymous_examples: int = 10
+    # Paths this API only forwards to another target, which fuzzes them fully on every backend:
+    # a few requests each prove the door and the proxy (the gateway's own routes get max_examples).
+    forwarded_prefixes: tuple[str, ...] = ()
+    forwarded_examples: int = 3
 
 
 def admin_principal() -> dict[str, str]:
@@ -184,6 +188,7 @@ TARGETS = [
         max_examples=15,
         backends="sqlite",
         anonymous_examples=3,
+        forwarded_prefixes=("/complaints/", "/coverage/", "/campaigns/", "/contact/", "/tmf-api/"),
     ),
 ]
 
@@ -493,12 +498,17 @@ def fuzz(endpoint: Endpoint, target: Target, caller: Caller, subtests: pytest.Su
 
     An anonymous caller is refused at the door outside the public paths, before any validation, so
     there a few requests per operation prove the door; public operations get the admin's share.
+    Paths the target only forwards get a few requests too: the target behind fuzzes them fully.
     """
     url = f"{endpoint.base_url}{target.schema_path}"
     openapi = httpx.get(url, timeout=30).raise_for_status().json()
     checks = checks_for(caller, target)
     if caller == "admin":
-        runs = [(openapi, target.max_examples, True)]
+        forwarded = target.forwarded_prefixes
+        runs = [
+            (with_paths(openapi, lambda path: not path.startswith(forwarded)), target.max_examples, True),
+            (with_paths(openapi, lambda path: path.startswith(forwarded)), target.forwarded_examples, False),
+        ]
     else:
         public = target.public_paths
         runs = [
