@@ -532,6 +532,41 @@ async def test_a_batch_meets_known_and_new_members_together_in_one_transaction(c
     assert touches == [(known, 2, None), (new, 1, None)]
 
 
+async def test_a_batch_reads_the_past_events_stored_before_it(campaigns: Campaigns) -> None:
+    """The 12593 care asks whether the caller dialled the prefix in the last 90 days. A batch reads
+    those past events once for all its customers: the prefix call stored by an earlier batch must
+    keep its customer out, while a customer without one is met at the long-distance call."""
+    dialled_before, never = "+85291234568", "+85291234569"
+    async with transaction(campaigns.sessions) as session:
+        session.add(running_from_template("prefix_long_distance"))
+    [runner] = [r for r in campaigns.app.state.platform.consumers if r.spec.durable == AUDIENCE]
+    now = utcnow()
+
+    def events(*payloads: EventContract) -> list[tuple[CloudEvent, EventContract]]:
+        return [(new_event(p, source="/operator/test"), p) for p in payloads]
+
+    def long_distance(msisdn: str, at: datetime, prefix: str | None = None) -> CallDetailV1:
+        called = "1259313800000001" if prefix else "+8613800000001"
+        return CallDetailV1(
+            msisdn=msisdn, called=called, started_at=at, duration_s=60, long_distance=True, prefix=prefix
+        )
+
+    earlier = events(
+        profile(msisdn=dialled_before),
+        profile(msisdn=never),
+        long_distance(dialled_before, now - timedelta(days=10), prefix="12593"),
+    )
+    assert await runner.apply_together(earlier) == [True] * 3
+    later = events(
+        long_distance(dialled_before, now - timedelta(minutes=5)),
+        long_distance(never, now - timedelta(minutes=4)),
+    )
+    assert await runner.apply_together(later) == [True, True]
+    async with transaction(campaigns.sessions) as session:
+        met = list(await session.scalars(select(CampaignMember.msisdn)))
+    assert met == [never]
+
+
 def running_from_template(template_id: str) -> Campaign:
     """Return a running campaign drafted from a catalogue template, with no control arm."""
     template = TEMPLATES[template_id]

@@ -15,7 +15,7 @@ import pytest
 from campaign_data import Campaigns, deliver, reading, writing
 from sqlalchemy import select
 
-from campaigns import incidents
+from campaigns import incidents, repository
 from campaigns.consumers import INCIDENT_CALLS
 from careloop_common.db import transaction, utcnow
 from careloop_common.events import EventContract, new_event
@@ -432,7 +432,7 @@ async def test_call_counts_of_pairs_silent_for_long_are_dropped(campaigns: Campa
     """The closest contacts are those called lately: counts of a pair silent past the cut-off go."""
     now = utcnow()
     async with transaction(campaigns.sessions) as session:
-        await incidents.write_calls(
+        await repository.write_calls(
             session,
             {
                 ("+85261234567", "+85291234564"): [3, 180, now - timedelta(days=200)],
@@ -440,7 +440,7 @@ async def test_call_counts_of_pairs_silent_for_long_are_dropped(campaigns: Campa
             },
         )
     async with transaction(campaigns.sessions) as session:
-        assert await incidents.prune_calls(session, now - timedelta(days=180)) == 1
+        assert await repository.prune_calls(session, now - timedelta(days=180)) == 1
     async with transaction(campaigns.sessions) as session:
-        kept = (await session.execute(select(incidents.CALL_CONTACT.c.counterpart))).scalars().all()
+        kept = (await session.execute(select(repository.CALL_CONTACT.c.counterpart))).scalars().all()
     assert kept == ["+85291234565"]

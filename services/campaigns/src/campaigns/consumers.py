@@ -99,7 +99,7 @@ async def finish_feed_batch(session: AsyncSession) -> None:
     await repository.write_locked_subscribers(session)
     pending = await repository.write_collected(session)
     if pending is not None:
-        await incidents.write_calls(session, pending.calls)
+        await repository.write_calls(session, pending.calls)
 
 
 async def on_contact_outcome(session: AsyncSession, event: CloudEvent, payload: EventContract) -> None:

@@ -42,8 +42,6 @@ from zoneinfo import ZoneInfo
 import h3
 import phonenumbers
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -75,8 +73,6 @@ RECORDABLE = (SAFE, NEEDS_HELP, UNREACHABLE)  # what staff record
 NO_RETRY = ("wrong_number", "suppressed:opted_out")
 CANDIDATE_BATCH = 500
 RETARGET_EVERY = timedelta(minutes=5)  # how often open incidents are searched again for late places
-CALL_CONTACT: sa.Table = CallContact.__table__  # type: ignore[attr-defined]
-PLACE_SEEN: sa.Table = PlaceSeen.__table__  # type: ignore[attr-defined]
 
 
 # --- the area ---------------------------------------------------------------------------------------
@@ -277,7 +273,7 @@ async def on_place(
     # Appended by the thousand a second from the network feed: a plain row, written at the flush.
     stage_insert(
         session,
-        PLACE_SEEN,
+        repository.PLACE_SEEN,
         {
             "msisdn": payload.msisdn,
             "cell": cell,
@@ -306,7 +302,7 @@ async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
         return
     pending = repository.pending_writes(session)
     if pending is None:
-        await write_calls(
+        await repository.write_calls(
             session, {(payload.msisdn, counterpart): [1, payload.duration_s, payload.started_at]}
         )
         return
@@ -314,47 +310,6 @@ async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
     count[0] += 1
     count[1] += payload.duration_s
     count[2] = max(count[2], payload.started_at)
-
-
-async def write_calls(session: AsyncSession, calls: dict[tuple[str, str], list[Any]]) -> None:
-    """Add counted calls (calls, seconds, latest start per pair of numbers) to the call contacts."""
-    if not calls:
-        return
-    table = CALL_CONTACT
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.msisdn, table.c.counterpart],
-        set_={
-            "calls": table.c.calls + statement.excluded.calls,
-            "seconds": table.c.seconds + statement.excluded.seconds,
-            "last_at": sa.case(
-                (table.c.last_at < statement.excluded.last_at, statement.excluded.last_at),
-                else_=table.c.last_at,
-            ),
-        },
-    )
-    rows = [
-        {"msisdn": msisdn, "counterpart": counterpart, "calls": n, "seconds": seconds, "last_at": last}
-        for (msisdn, counterpart), (n, seconds, last) in sorted(calls.items())
-    ]
-    await session.execute(statement, rows)
-
-
-async def prune_places(session: AsyncSession, before: datetime) -> int:
-    """Delete places seen before an instant; return how many."""
-    result = await session.execute(sa.delete(PlaceSeen).where(col(PlaceSeen.at) < before))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def prune_calls(session: AsyncSession, before: datetime) -> int:
-    """Delete the call counts of pairs of numbers that last spoke before an instant; return how many.
-
-    Closest contacts are the people someone calls now: a pair silent for months is no longer one,
-    and the counts would otherwise grow with every number anyone ever dialled.
-    """
-    result = await session.execute(sa.delete(CALL_CONTACT).where(CALL_CONTACT.c.last_at < before))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- who an incident concerns ------------------------------------------------------------------------
@@ -713,8 +668,8 @@ async def run_forever(
                 looked = now
                 await retarget(sessions, now=now, key=key, source=source)
                 async with transaction(sessions) as session:
-                    await prune_places(session, now - history)
-                    await prune_calls(session, now - contact_history)
+                    await repository.prune_places(session, now - history)
+                    await repository.prune_calls(session, now - contact_history)
         except asyncio.CancelledError:
             raise
         except Exception:

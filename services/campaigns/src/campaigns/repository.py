@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from campaigns.models import (
+    CallContact,
     Campaign,
     CampaignMember,
     CampaignStep,
     ImportJob,
     ModelDue,
     ModelRun,
+    PlaceSeen,
     Plan,
     Segment,
     Subscriber,
@@ -290,6 +292,8 @@ async def campaign_steps(session: AsyncSession, campaign_id: str) -> Sequence[Ca
 
 MEMBER: sa.Table = CampaignMember.__table__  # type: ignore[attr-defined]
 EVENTS: sa.Table = SubscriberEvent.__table__  # type: ignore[attr-defined]
+CALL_CONTACT: sa.Table = CallContact.__table__  # type: ignore[attr-defined]
+PLACE_SEEN: sa.Table = PlaceSeen.__table__  # type: ignore[attr-defined]
 # What meeting a customer needs of the subscriber row.
 CONTACT_COLUMNS = ("msisdn", "customer_ref", "language", "contact_sms", "contact_call")
 # How far back a trigger's condition may look at a customer's events.
@@ -816,6 +820,49 @@ class PastEvent:
     kind: str
     at: datetime
     detail: dict[str, object]
+
+
+# --- what the network feeds leave for major-event care ------------------------------------------
+
+
+async def write_calls(session: AsyncSession, calls: dict[tuple[str, str], list[Any]]) -> None:
+    """Add counted calls (calls, seconds, latest start per pair of numbers) to the call contacts."""
+    if not calls:
+        return
+    table = CALL_CONTACT
+    statement = _insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.msisdn, table.c.counterpart],
+        set_={
+            "calls": table.c.calls + statement.excluded.calls,
+            "seconds": table.c.seconds + statement.excluded.seconds,
+            "last_at": sa.case(
+                (table.c.last_at < statement.excluded.last_at, statement.excluded.last_at),
+                else_=table.c.last_at,
+            ),
+        },
+    )
+    rows = [
+        {"msisdn": msisdn, "counterpart": counterpart, "calls": n, "seconds": seconds, "last_at": last}
+        for (msisdn, counterpart), (n, seconds, last) in sorted(calls.items())
+    ]
+    await session.execute(statement, rows)
+
+
+async def prune_places(session: AsyncSession, before: datetime) -> int:
+    """Delete places seen before an instant; return how many."""
+    result = await session.execute(sa.delete(PLACE_SEEN).where(PLACE_SEEN.c.at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def prune_calls(session: AsyncSession, before: datetime) -> int:
+    """Delete the call counts of pairs of numbers that last spoke before an instant; return how many.
+
+    Closest contacts are the people someone calls now: a pair silent for months is no longer one,
+    and the counts would otherwise grow with every number anyone ever dialled.
+    """
+    result = await session.execute(sa.delete(CALL_CONTACT).where(CALL_CONTACT.c.last_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_models_due(session: AsyncSession, msisdns: Sequence[str], now: datetime) -> None:
