@@ -20,7 +20,7 @@ from careloop_common.natsserver import free_port
 from careloop_common.testing import auth_headers, running_app, service_settings, wait_until
 from contact_gateway.main import create_app
 from contact_gateway.settings import ContactGatewaySettings
-from contact_gateway.smpp import Connector, SmscConfig
+from contact_gateway.smpp import Connector, ConnectorPool, SmscConfig
 from contact_gateway.standins.smsc import SmscStandIn
 
 HK = "+85291234567"
@@ -78,13 +78,19 @@ async def until(
 ) -> dict[str, Any]:
     """Poll a request until ``done`` holds, and return it."""
 
+    last: dict[str, Any] = {}
+
     async def check() -> dict[str, Any] | None:
         body: dict[str, Any] = (
             await client.get(f"/contact/v1/requests/{request_id}", headers=writer())
         ).json()
+        last.update(body)
         return body if done(body) else None
 
-    result: dict[str, Any] = await wait_until(check, timeout_s=timeout_s, message=f"request {request_id}")
+    try:
+        result: dict[str, Any] = await wait_until(check, timeout_s=timeout_s, message=f"request {request_id}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the request as last read: {last}") from None
     return result
 
 
@@ -289,3 +295,88 @@ async def test_a_session_smpp34_gave_up_on_is_bound_again() -> None:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
             await connector.stop()
+
+
+class SlowReader:
+    """An on_deliver that takes its time, so deliver_sm pile up in smpp34's queue behind it."""
+
+    def __init__(self, delay_s: float = 0.02) -> None:
+        self.delay_s = delay_s
+        self.texts: list[str] = []
+
+    async def __call__(self, _connector: str, event: object) -> None:
+        await asyncio.sleep(self.delay_s)
+        self.texts.append(getattr(event, "short_message", b"").decode())
+
+
+async def test_replies_queued_on_a_session_given_up_on_are_all_handed_on() -> None:
+    """smpp34 answers each deliver_sm as it queues it: a session we stop using is drained, not dropped."""
+    async with SmscStandIn(port=free_port()) as smsc:
+        connector = Connector(SmscConfig.parse(smsc_url(smsc.port, timeout=0.2)))
+        reader = SlowReader()
+        running = asyncio.create_task(connector.run(reader))
+        try:
+            assert await connector.wait_bound(5)
+            texts = [f"reply {i}" for i in range(50)]
+            for text in texts:  # each answered by smpp34 at once, read one per 20 ms
+                await smsc.send_mo(HK, "1000", text)
+            smsc.hang()
+            outcomes = await asyncio.gather(
+                *(
+                    connector.submit("85291234567", b"x", source="", data_coding=0, esm_class=0)
+                    for _ in range(3)
+                )
+            )
+            assert all(o.error == "no submit_sm_resp in time" for o in outcomes), outcomes
+            assert len(reader.texts) < len(texts), "the session was given up on with replies still queued"
+
+            async def bound_again() -> bool:
+                return smsc.binds >= 2
+
+            await wait_until(bound_again, message="a fresh bind")
+            assert Counter(reader.texts) == Counter(texts)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await connector.stop()
+
+
+async def test_stopping_the_pool_hands_on_what_the_smsc_already_sent() -> None:
+    """At shutdown the connectors unbind and read what smpp34 took before they stop."""
+    async with SmscStandIn(port=free_port()) as smsc:
+        pool = ConnectorPool([SmscConfig.parse(smsc_url(smsc.port))])
+        reader = SlowReader()
+        pool.start(reader)
+        [connector] = pool.connectors
+        assert await connector.wait_bound(5)
+        texts = [f"late reply {i}" for i in range(30)]
+        for text in texts:
+            await smsc.send_mo(HK, "1000", text)
+        assert len(reader.texts) < len(texts), "the pool was stopped with replies still queued"
+        await pool.stop()
+        assert Counter(reader.texts) == Counter(texts)
+        assert not connector.bound
+
+
+async def test_replies_taken_just_before_shutdown_are_written(database_url: str, nats_url: str) -> None:
+    """A reply smpp34 has answered is ours to keep: shutdown unbinds, drains and writes before it stops."""
+    async with SmscStandIn(port=free_port()) as smsc:
+        settings = service_settings(
+            ContactGatewaySettings,
+            database_url,
+            nats_url,
+            smsc_urls=smsc_url(smsc.port),
+            dispatch_poll_s=0.05,
+        )
+        numbers = [f"+8529123456{i}" for i in range(4, 10)]
+        async with running_app(create_app(settings)):
+            await wait_until(lambda: _bound(smsc), message="the gateway bound")
+            for number in numbers:
+                await smsc.send_mo(number.lstrip("+"), "careloop", "STOP")
+        async with running_app(create_app(settings)) as client:
+            replies = (await client.get("/contact/v1/replies", headers=writer())).json()
+            assert sorted(r["msisdn"] for r in replies["items"]) == numbers
+
+
+async def _bound(smsc: SmscStandIn) -> bool:
+    return smsc.binds >= 1

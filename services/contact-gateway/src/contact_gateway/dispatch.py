@@ -283,6 +283,17 @@ class InboundWriter:
             while not self._queue.empty() and len(batch) < 1000:
                 batch.append(self._queue.get_nowait())
             await self._write_until_done(batch)
+            for _ in batch:
+                self._queue.task_done()
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until everything handed over so far is written, at most timeout_s; say whether it was."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+        except TimeoutError:
+            log.warning("%d receipts/replies not written at shutdown", self._queue.qsize())
+            return False
+        return True
 
     async def _write_until_done(self, batch: list[tuple[str, Receipt | tuple[str, str, str]]]) -> None:
         delay = 0.2

@@ -22,6 +22,10 @@ EXTRA = "contact"
 Waker = Callable[[], None]
 
 
+# At shutdown, how long the receipts and replies already taken from the SMSCs may take to be written.
+INBOUND_FLUSH_S = 10.0
+
+
 @dataclass
 class Runtime:
     """The outside connections and background workers of one replica."""
@@ -35,6 +39,7 @@ class Runtime:
     sweeper: dispatch.Sweeper
     agent_lease_s: float
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    inbound_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Tell the dispatchers new work was committed."""
@@ -90,9 +95,9 @@ def lifecycle(
         if not settings.run_background:
             return
         runtime.pool.start(runtime.inbound.on_deliver)
+        runtime.inbound_task = asyncio.create_task(runtime.inbound.run(), name="contact-inbound")
         workers: list[tuple[str, Awaitable[None]]] = [
             ("contact-sms-dispatch", runtime.sms.run()),
-            ("contact-inbound", runtime.inbound.run()),
             ("contact-sweeper", runtime.sweeper.run()),
         ]
         if runtime.voice is not None and runtime.calls is not None:
@@ -109,7 +114,13 @@ def lifecycle(
         for task in runtime.tasks:
             task.cancel()
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
+        # The SMSCs have had an answer for every receipt and reply smpp34 took: unbind first, so
+        # the connectors hand those on, and write them before the writer stops.
         await runtime.pool.stop()
+        if runtime.inbound_task is not None:
+            await runtime.inbound.flush(INBOUND_FLUSH_S)
+            runtime.inbound_task.cancel()
+            await asyncio.gather(runtime.inbound_task, return_exceptions=True)
         if runtime.voice is not None:
             await runtime.voice.stop()
 

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import smpp34
@@ -49,6 +50,12 @@ UNANSWERED_LIMIT = 3
 # work falls behind the SMSC's receipts; smpp34's default (about 1,000) then ends the session
 # without telling the reader. Held events are small: 64k is a few megabytes at most.
 DEFAULT_INBOUND_CAPACITY = 65_536
+
+# Once a session is released, how long its reader waits for another queued event before it
+# stops: smpp34 hands queued events over at once, so a quiet spell this long means none is left.
+_DRAIN_QUIET_S = 0.2
+# How long an unbind waits for the SMSC's unbind_resp.
+_UNBIND_TIMEOUT_S = 2.0
 
 DeliverHandler = Callable[[str, smpp34.DeliverSmEvent], Awaitable[None]]
 
@@ -140,19 +147,29 @@ class RateLimiter:
 
 @dataclass
 class Connector:
-    """One bound (or binding) session with an SMSC."""
+    """One bound (or binding) session with an SMSC.
+
+    smpp34 answers each deliver_sm (a receipt, a reply) as it queues it for us, so once a session
+    has taken an event only our reader can keep it: the reader is never cancelled while it may
+    still hand events over (see _next_event), and a session we give up on is drained, not dropped.
+    """
 
     config: SmscConfig
     reconnect_max_s: float = 30.0
+    # How long a released session's reader may take to hand over what smpp34 queued before it is
+    # stopped anyway (only an on_deliver that hangs takes that long).
+    drain_max_s: float = 2.0
     submitted: int = 0
     failures: int = 0
     last_error: str | None = None
     _session: smpp34.Smsc | None = None
     _client: smpp34.Client | None = None
     _bound: asyncio.Event = field(default_factory=asyncio.Event)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
     _unanswered: int = 0
-    _reader: asyncio.Future[None] | None = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._window = asyncio.Semaphore(self.config.window)
@@ -180,9 +197,9 @@ class Connector:
         return self.bound
 
     async def run(self, on_deliver: DeliverHandler) -> None:
-        """Bind, read deliver_sm until the bind drops, and bind again with backoff, until cancelled."""
+        """Bind, read deliver_sm until the bind drops, and bind again with backoff, until stopped."""
         backoff = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._bind()
                 backoff = 0.5
@@ -194,8 +211,25 @@ class Connector:
                 log.warning("smsc %s: %s; binding again in %.1fs", self.name, exc, backoff)
             finally:
                 self._unbound()
-            await asyncio.sleep(backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
             backoff = min(backoff * 2, self.reconnect_max_s)
+
+    def stop_soon(self) -> None:
+        """Release the session (its reader hands on what the SMSC already sent) and bind no more."""
+        self._stopping.set()
+        self._release()
+
+    async def stop(self) -> None:
+        """Stop a connector whose run() is not awaited by a pool: release, unbind and close."""
+        self.stop_soon()
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the client and wait for what runs beside the reader (unbinds, late events)."""
+        self._unbound()
+        if self._background:
+            await asyncio.wait(self._background, timeout=self.drain_max_s)
 
     async def _bind(self) -> None:
         config = self.config
@@ -210,57 +244,130 @@ class Connector:
             inbound_capacity=config.inbound_capacity,
             connect_timeout_ms=5000,
         )
-        self._session = await self._client.connect()
+        session = await self._client.connect()
+        if self._stopping.is_set():  # stopped while binding: this session is not wanted
+            self._background_task(self._unbind_quietly(session))
+            return
+        self._released = asyncio.Event()
+        self._session = session
         self._bound.set()
         log.info("smsc %s: bound as %s (window %d)", self.name, config.system_id, config.window)
 
     async def _read_until_dropped(self, on_deliver: DeliverHandler) -> None:
-        """Read the session until it ends, or until we give up on it (see _note_unanswered)."""
-        reader = asyncio.ensure_future(self._read(on_deliver))
-        self._reader = reader
+        """Read the session until it ends, or until it is released and drained (see _release)."""
+        session, released = self._session, self._released
+        if session is None:
+            return
+        reader = asyncio.ensure_future(self._read(session, released, on_deliver))
         try:
-            # wait() returns when the reader ends, however it ends, and raises only if run() is cancelled.
-            await asyncio.wait({reader})
+            # Returns when the reader ends however it ends, or when the session is released.
+            waiting = asyncio.ensure_future(released.wait())
+            await asyncio.wait({reader, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if not reader.done():
+                await asyncio.wait({reader}, timeout=self.drain_max_s)
+            if not reader.done():
+                log.warning("smsc %s: the reader of a released session is stuck; stopping it", self.name)
         finally:
             reader.cancel()
-            self._reader = None
         if not reader.cancelled():
             reader.result()  # raises what broke the session, if anything did
 
-    async def _read(self, on_deliver: DeliverHandler) -> None:
-        session = self._session
-        assert session is not None
+    async def _read(
+        self, session: smpp34.Smsc, released: asyncio.Event | None, on_deliver: DeliverHandler
+    ) -> None:
+        """Hand each event of the session to on_deliver until it ends (or, once released, goes quiet)."""
         while True:
-            event = await session.next()
+            event = await self._next_event(session, released, on_deliver)
+            if event is None:
+                return
             if isinstance(event, smpp34.Disconnected):
-                self.last_error = "the SMSC closed the session"
-                log.warning("smsc %s: session closed", self.name)
+                if released is not None and not released.is_set():
+                    self.last_error = "the SMSC closed the session"
+                    log.warning("smsc %s: session closed", self.name)
                 return
             try:
                 await on_deliver(self.name, event)
             except Exception:
                 log.exception("smsc %s: handling a deliver_sm failed", self.name)
 
+    async def _next_event(
+        self, session: smpp34.Smsc, released: asyncio.Event | None, on_deliver: DeliverHandler
+    ) -> smpp34.DeliverSmEvent | smpp34.Disconnected | None:
+        """Return the session's next event, or None once it is released (None: already) and quiet.
+
+        Cancelling a pending next() can lose the event smpp34 is handing over, which the SMSC
+        already has an answer for, so a next() that is no longer awaited is never cancelled: what
+        it brings later goes to on_deliver all the same (see _take_late_event).
+        """
+        pending = asyncio.ensure_future(session.next())
+        try:
+            if released is not None and not released.is_set():
+                waiting = asyncio.ensure_future(released.wait())
+                await asyncio.wait({pending, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+            if not pending.done():  # released: smpp34 hands queued events over at once
+                await asyncio.wait({pending}, timeout=_DRAIN_QUIET_S)
+        except asyncio.CancelledError:
+            self._leave(pending, session, on_deliver)
+            raise
+        if pending.done():
+            return pending.result()
+        self._leave(pending, session, on_deliver)
+        return None
+
+    def _leave(self, pending: asyncio.Future[Any], session: smpp34.Smsc, on_deliver: DeliverHandler) -> None:
+        """Stop awaiting a next() without cancelling it; an event it still brings is read on."""
+
+        def take(future: asyncio.Future[Any]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            event = future.result()
+            if not isinstance(event, smpp34.Disconnected):
+                self._background_task(self._take_late_event(session, event, on_deliver))
+
+        pending.add_done_callback(take)
+
+    async def _take_late_event(
+        self, session: smpp34.Smsc, event: smpp34.DeliverSmEvent, on_deliver: DeliverHandler
+    ) -> None:
+        """Hand on an event a released session brought after its reader stopped, and what follows it."""
+        log.info("smsc %s: a deliver_sm came on a released session; handing it on", self.name)
+        try:
+            await on_deliver(self.name, event)
+        except Exception:
+            log.exception("smsc %s: handling a deliver_sm failed", self.name)
+        await self._read(session, None, on_deliver)
+
+    def _release(self) -> None:
+        """Send nothing more on the current session and unbind it; its reader drains it meanwhile."""
+        session = self._session
+        self._session = None
+        self._bound.clear()
+        self._released.set()
+        if session is not None:
+            self._background_task(self._unbind_quietly(session))
+
+    async def _unbind_quietly(self, session: smpp34.Smsc) -> None:
+        """Unbind a session we are done with; a wedged SMSC that never answers is left to close."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(session.unbind(), _UNBIND_TIMEOUT_S)
+
+    def _background_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work beside the reader, keeping a reference so it is not collected midway."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _unbound(self) -> None:
         self._session = None
         self._bound.clear()
+        self._released.set()
         client, self._client = self._client, None
         if client is not None:
             # smpp34 hands back a future, not a coroutine; release the old client in the background.
             stopping = asyncio.ensure_future(client.stop())
             stopping.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-
-    async def stop(self) -> None:
-        """Unbind politely."""
-        session, client = self._session, self._client
-        self._session = None
-        self._bound.clear()
-        if session is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(session.unbind(), 2)
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.stop(), 2)
 
     async def submit(
         self,
@@ -300,12 +407,12 @@ class Connector:
             except TimeoutError:
                 # The SMSC may have taken it; retrying risks a duplicate, not retrying risks a loss.
                 # We retry: a customer getting a notice twice is better than never.
-                self._note_unanswered("no submit_sm_resp in time")
+                self._note_unanswered(session, "no submit_sm_resp in time")
                 return self._failed("no submit_sm_resp in time")
             except smpp34.SmppError as exc:
                 # Not an answer from the SMSC (that is a submit_sm_resp with its status) but smpp34
                 # refusing the send: the session is broken on our side, even if next() never says so.
-                self._note_unanswered(f"session error: {exc}")
+                self._note_unanswered(session, f"session error: {exc}")
                 return self._failed(f"session error: {exc}")
             finally:
                 self._in_flight -= 1
@@ -322,26 +429,24 @@ class Connector:
             transient=status in TRANSIENT_STATUSES,
         )
 
-    def _note_unanswered(self, why: str) -> None:
-        """Count submits in a row without a response; a session that stops answering is dropped.
+    def _note_unanswered(self, session: smpp34.Smsc, why: str) -> None:
+        """Count submits in a row without a response; a session that stops answering is released.
 
         A wedged SMSC can keep the TCP session and its enquire_links alive while answering no
         submit, and smpp34 can give up on a session without ending its reader: either way the bind
-        looks up and takes all the traffic. Dropping it lets the pool fail over to another SMSC
-        while this one binds again.
+        looks up and takes all the traffic. Releasing it lets the pool fail over to another SMSC
+        while this one binds again. Submits of a session already released do not count against
+        the next one.
         """
+        if session is not self._session:
+            return
         self._unanswered += 1
         if self._unanswered < UNANSWERED_LIMIT:
             return
         self._unanswered = 0
         self.last_error = f"no answer to {UNANSWERED_LIMIT} submits in a row ({why}); binding again"
         log.warning("smsc %s: %s", self.name, self.last_error)
-        self._session = None
-        self._bound.clear()
-        if self._reader is not None:
-            # The session may never say it ended (no unbind_resp from a wedged peer): stop
-            # reading it, and run() releases the client and binds again.
-            self._reader.cancel()
+        self._release()
 
     def _failed(self, error: str) -> SubmitOutcome:
         self.failures += 1
@@ -361,11 +466,16 @@ class ConnectorPool:
         self._tasks = [asyncio.create_task(c.run(on_deliver), name=f"smsc-{c.name}") for c in self.connectors]
 
     async def stop(self) -> None:
-        """Stop every connector."""
+        """Unbind every connector, letting each hand on what its SMSC already sent, then stop them."""
+        for connector in self.connectors:
+            connector.stop_soon()
+        if self._tasks:
+            # A reader drains within its drain_max_s; the margin covers a bind still under way.
+            await asyncio.wait(self._tasks, timeout=max(c.drain_max_s for c in self.connectors) + 1)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(c.stop() for c in self.connectors), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in self.connectors), return_exceptions=True)
 
     @property
     def any_bound(self) -> bool:
