@@ -192,9 +192,11 @@ class Bus:
                 pending.append(await self._publish_async(message))
             except Exception as exc:  # a dead connection fails this and every later one
                 pending.append(exc)
-        return list(
-            await asyncio.gather(*(_ack_within(p, timeout_s) for p in pending), return_exceptions=True)
-        )
+        # One wait for the whole batch: a wait_for per message costs a task each.
+        waiting = [p for p in pending if isinstance(p, asyncio.Future)]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout_s)
+        return [_ack_of(p, timeout_s) for p in pending]
 
     async def _publish_async(self, message: Outbound) -> asyncio.Future[PubAck]:
         with _publish_span(message.subject, message.event_id, message.event_id, message.headers) as headers:
@@ -241,11 +243,16 @@ async def declare_stream(js: JetStreamContext, spec: StreamSpec, replicas: int =
     await js.update_stream(config)
 
 
-async def _ack_within(pending: asyncio.Future[PubAck] | BaseException, timeout_s: float) -> PubAck:
-    """Wait for one async publish's ack, failing after ``timeout_s`` (the broker may never answer)."""
+def _ack_of(pending: asyncio.Future[PubAck] | BaseException, timeout_s: float) -> PubAck | BaseException:
+    """Return one async publish's ack or what failed it; one still unacked is given up on."""
     if isinstance(pending, BaseException):
-        raise pending
-    return await asyncio.wait_for(pending, timeout_s)
+        return pending
+    if not pending.done():
+        pending.cancel()
+        return TimeoutError(f"no ack from JetStream within {timeout_s}s")
+    if pending.cancelled():
+        return asyncio.CancelledError()
+    return pending.exception() or pending.result()
 
 
 @contextlib.contextmanager

@@ -24,19 +24,26 @@ from sqlalchemy import (
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import FromClause, Select
 from sqlmodel import col, select
 
-from careloop_common.db import stage_insert
+from careloop_common.db import row_values, stage_insert
 from complaints.clocks import CLOCKS, OPEN, Clock
 from complaints.models import Complaint, HistoryEntry, RevisitAnswer
 from complaints.schemas import Dimension
 
 
 async def add(session: AsyncSession, complaint: Complaint) -> Complaint:
-    """Stage a new complaint and flush it so constraint errors surface now."""
+    """Insert a new complaint now (constraint errors surface here) and keep it in the session.
+
+    A Core insert of the row, then the object joins the session as if it had been loaded: the
+    ORM's unit of work cost more than the insert, and changes made to it afterwards in the same
+    transaction (a TMF621 severity, notes) are still written at the next flush.
+    """
+    await session.execute(COMPLAINT_TABLE.insert(), row_values(complaint))
+    make_transient_to_detached(complaint)
     session.add(complaint)
-    await session.flush()
     return complaint
 
 

@@ -55,6 +55,13 @@ class BusinessCalendar:
     # Answers so far, by date: every filing asks about the same few weeks, and the holidays
     # package's lookup cost more than the rest of a deadline's arithmetic.
     _working: dict[date, bool] = field(default_factory=dict, init=False, compare=False, repr=False)
+    # Each working day's opening and closing instants in UTC, and the next working day after a
+    # date: the zone arithmetic cost more than the rest of a deadline, and deadlines run over
+    # the same few weeks.
+    _opening: dict[date, tuple[datetime, datetime]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _following: dict[date, date] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Reject opening hours or weekdays that leave no business time."""
@@ -157,18 +164,28 @@ class BusinessCalendar:
 
     def _next_working_day(self, day: date) -> date:
         """Return the first working day after a local date."""
+        known = self._following.get(day)
+        if known is None:
+            known = self._following[day] = self._find_next_working_day(day)
+        return known
+
+    def _find_next_working_day(self, day: date) -> date:
+        following = day
         for _ in range(_MAX_CLOSED_DAYS):
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                return day
+            following += timedelta(days=1)
+            if self.is_working_day(following):
+                return following
         raise ValueError(f"calendar {self.region} has no working day within {_MAX_CLOSED_DAYS} days")
 
     def _hours(self, day: date) -> tuple[datetime, datetime]:
         """Return a local date's opening and closing instants in UTC."""
-        return (
-            datetime.combine(day, self.opens, self.tz).astimezone(UTC),
-            datetime.combine(day, self.closes, self.tz).astimezone(UTC),
-        )
+        known = self._opening.get(day)
+        if known is None:
+            known = self._opening[day] = (
+                datetime.combine(day, self.opens, self.tz).astimezone(UTC),
+                datetime.combine(day, self.closes, self.tz).astimezone(UTC),
+            )
+        return known
 
     def _windows_from(self, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Yield the business-hour stretches (UTC) from the instant on, the first one clipped to it."""
