@@ -23,11 +23,8 @@ from careloop_common.testing import LiveServer, service_settings, wait_until
 from contact_gateway.main import create_app as contact_app
 from contact_gateway.settings import ContactGatewaySettings
 from contact_gateway.standins.smsc import SmscStandIn
-from gateway.main import create_app as gateway_app
-from gateway.settings import GatewaySettings
+from tests.conftest import OpenGateway
 
-ADMIN_KEY = "test-admin-key-with-enough-entropy-0003"
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CALLER = "+85291234567"  # dials long distance without the prefix
 PREFIX_USER = "+85291234568"  # already dials 12593
 LOW = "+85261234567"  # balance below three days of spend
@@ -42,13 +39,10 @@ class Loop:
 
 
 @pytest.fixture
-async def loop(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterator[Loop]:
+async def loop(
+    database_url: str, sqlite_url: str, nats_url: str, open_gateway: OpenGateway
+) -> AsyncIterator[Loop]:
     """Campaigns (on the parametrized backend), the contact gateway and the gateway on sockets."""
-
-    def db(name: str) -> str:
-        return sqlite_url.replace("test.db", f"{name}.db")
-
-    nowhere = f"http://127.0.0.1:{free_port()}"
     async with AsyncExitStack() as stack:
         smsc = await stack.enter_async_context(SmscStandIn(port=free_port(), receipt_delay_s=0.05))
         contact = await stack.enter_async_context(
@@ -56,7 +50,7 @@ async def loop(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterat
                 contact_app(
                     service_settings(
                         ContactGatewaySettings,
-                        db("contact"),
+                        sqlite_url.replace("test.db", "contact.db"),
                         nats_url,
                         smsc_urls=f"smpp://careloop:secret@127.0.0.1:{smsc.port}",
                         quiet_hours={"service": "", "care": ""},
@@ -72,40 +66,16 @@ async def loop(database_url: str, sqlite_url: str, nats_url: str) -> AsyncIterat
                 )
             )
         )
-        gateway = await stack.enter_async_context(
-            LiveServer(
-                gateway_app(
-                    service_settings(
-                        GatewaySettings,
-                        db("gateway"),
-                        nats_url,
-                        admin_api_key=ADMIN_KEY,
-                        complaints_url=nowhere,
-                        coverage_map_url=nowhere,
-                        campaigns_url=campaigns.url,
-                        contact_gateway_url=contact.url,
-                        web_url=nowhere,
-                    )
-                )
-            )
-        )
-        client = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway.url, timeout=15))
+        door = await open_gateway(stack, campaigns_url=campaigns.url, contact_gateway_url=contact.url)
         keys = {
-            name: await api_key(client, name, scopes)
+            name: await door.api_key(name, scopes)
             for name, scopes in (
                 ("bss", ["feeds:write"]),
                 ("marketer", ["campaigns:read", "campaigns:write"]),
                 ("supervisor", ["campaigns:read", "campaigns:approve"]),
             )
         }
-        yield Loop(client, smsc, keys)
-
-
-async def api_key(client: httpx.AsyncClient, name: str, scopes: list[str]) -> dict[str, str]:
-    """Make an API key through the admin API; return its authorization header."""
-    made = await client.post("/gateway/v1/api-keys", headers=ADMIN, json={"name": name, "scopes": scopes})
-    assert made.status_code == 201, made.text
-    return {"Authorization": f"Bearer {made.json()['token']}"}
+        yield Loop(door.client, smsc, keys)
 
 
 def feed(event_id: str, event_type: str, data: dict[str, Any]) -> dict[str, Any]:

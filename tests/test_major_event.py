@@ -21,15 +21,11 @@ import pytest
 
 from campaigns.main import create_app as campaigns_app
 from campaigns.settings import CampaignsSettings
-from careloop_common.natsserver import free_port
 from careloop_common.testing import LiveServer, service_settings, wait_until
 from contact_gateway.main import create_app as contact_app
 from contact_gateway.settings import ContactGatewaySettings
-from gateway.main import create_app as gateway_app
-from gateway.settings import GatewaySettings
+from tests.conftest import OpenGateway
 
-ADMIN_KEY = "test-admin-key-with-enough-entropy-0007"
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 WENCHUAN = {
     "type": "Polygon",
     "coordinates": [[[103.3, 30.9], [103.7, 30.9], [103.7, 31.3], [103.3, 31.3], [103.3, 30.9]]],
@@ -61,14 +57,13 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(sqlite_url: str, nats_url: str) -> AsyncIterator[Stack]:
+async def stack(sqlite_url: str, nats_url: str, open_gateway: OpenGateway) -> AsyncIterator[Stack]:
     """Campaigns (rounds looked for often), the contact gateway and the gateway on sockets. SQLite
     only: test_incidents.py runs the same rules on both backends; this is about the parts talking."""
 
     def db(name: str) -> str:
         return sqlite_url.replace("test.db", f"{name}.db")
 
-    nowhere = f"http://127.0.0.1:{free_port()}"
     async with AsyncExitStack() as exits:
         contact = await exits.enter_async_context(
             LiveServer(contact_app(service_settings(ContactGatewaySettings, db("contact"), nats_url)))
@@ -80,39 +75,16 @@ async def stack(sqlite_url: str, nats_url: str) -> AsyncIterator[Stack]:
                 )
             )
         )
-        gateway = await exits.enter_async_context(
-            LiveServer(
-                gateway_app(
-                    service_settings(
-                        GatewaySettings,
-                        db("gateway"),
-                        nats_url,
-                        admin_api_key=ADMIN_KEY,
-                        complaints_url=nowhere,
-                        coverage_map_url=nowhere,
-                        campaigns_url=campaigns.url,
-                        contact_gateway_url=contact.url,
-                        web_url=nowhere,
-                    )
-                )
-            )
-        )
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=gateway.url, timeout=15))
+        door = await open_gateway(exits, campaigns_url=campaigns.url, contact_gateway_url=contact.url)
         keys = {
-            name: await api_key(client, name, scopes)
+            name: await door.api_key(name, scopes)
             for name, scopes in (
                 ("network", ["feeds:write"]),
                 ("marketer", ["campaigns:read", "campaigns:write"]),
                 ("agent", ["contact:read", "contact:dial"]),
             )
         }
-        yield Stack(client, keys, nats_url)
-
-
-async def api_key(client: httpx.AsyncClient, name: str, scopes: list[str]) -> dict[str, str]:
-    made = await client.post("/gateway/v1/api-keys", headers=ADMIN, json={"name": name, "scopes": scopes})
-    assert made.status_code == 201, made.text
-    return {"Authorization": f"Bearer {made.json()['token']}"}
+        yield Stack(door.client, keys, nats_url)
 
 
 def feed(event_id: str, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
