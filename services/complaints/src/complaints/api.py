@@ -101,8 +101,8 @@ async def file_complaint(
     complaint, token = await service.file_complaint(
         session, body, principal, state.source, state.settings.customer_ref_secret, answer=answer
     )
-    public = ComplaintPublic.model_validate(complaint).model_dump()
-    out = ComplaintFiled(**public, tracking_token=token).model_dump(mode="json")
+    # ComplaintFiled is ComplaintPublic plus the token: validated once, the token added to its JSON.
+    out = ComplaintPublic.model_validate(complaint).model_dump(mode="json") | {"tracking_token": token}
     if idempotency_key:
         idempotency.remember(session, principal.subject, idempotency_key, print_, 201, out)
     return JSONResponse(
