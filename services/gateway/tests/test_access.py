@@ -500,6 +500,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/campaigns/v1/incidents/{incident_id}/people/{msisdn}/outcome"): CAMPAIGN_MOVERS,
     ("POST", "/campaigns/v1/incidents/{incident_id}/close"): CAMPAIGN_MOVERS,
     ("GET", "/campaigns/v1/incidents/{incident_id}/report"): CAMPAIGN_READERS,
+    # The cell-site registry incidents resolve network cells through: configuration, like plans.
+    ("PUT", "/campaigns/v1/cell-sites"): CAMPAIGN_WRITERS,
+    ("GET", "/campaigns/v1/cell-sites"): CAMPAIGN_READERS,
+    ("GET", "/campaigns/v1/cell-sites/{cell_id}"): CAMPAIGN_READERS,
     ("POST", "/contact/v1/requests"): CONTACT_WRITERS,
     ("POST", "/contact/v1/request-batches"): CONTACT_WRITERS,
     ("GET", "/contact/v1/requests"): CONTACT_READERS,
@@ -567,6 +571,7 @@ async def test_access_control_matrix(platform: Stack) -> None:
         "campaign_id": "00000000-0000-0000-0000-000000000000",
         "segment_id": "none",
         "incident_id": "none",
+        "cell_id": "460-00-1234567-12",
     }
 
     published = await whole_openapi(client)

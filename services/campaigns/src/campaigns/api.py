@@ -9,10 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from campaigns import audience, catalogue, execution, import_jobs, repository, segments, service
+from campaigns import audience, catalogue, cell_sites, execution, import_jobs, repository, segments, service
 from campaigns.models import Campaign, Subscriber, SubscriberEvent
 from campaigns.schemas import (
     CAMPAIGN_STATUSES,
+    CELL_ID,
+    CELL_ID_MAX,
     E164,
     KIND,
     PLAN_ID,
@@ -23,6 +25,10 @@ from campaigns.schemas import (
     CampaignPage,
     CampaignPublic,
     CampaignStepPublic,
+    CellSiteBatch,
+    CellSiteBatchResult,
+    CellSitePage,
+    CellSitePublic,
     Day,
     DaySpend,
     Evaluation,
@@ -82,6 +88,15 @@ PlanId = Annotated[str, Path(pattern=PLAN_ID, description="the plan's id in the 
 MsisdnPath = Annotated[
     str, Path(pattern=E164, description="the subscriber's number in E.164", examples=["+85291234567"])
 ]
+CellIdPath = Annotated[
+    str,
+    Path(
+        pattern=CELL_ID,
+        max_length=CELL_ID_MAX,
+        description="the network's cell id: MCC-MNC-LAC/TAC/eNB-CI digits",
+        examples=["460-00-1234567-12"],
+    ),
+]
 
 
 # --- the plan catalogue ---------------------------------------------------------------------------
@@ -113,6 +128,42 @@ async def put_plan(
     if created:
         response.status_code = 201
     return PlanPublic.model_validate(plan)
+
+
+# --- the cell-site registry -----------------------------------------------------------------------
+
+
+@router.put(
+    "/cell-sites",
+    response_model=CellSiteBatchResult,
+    tags=["incidents"],
+    summary="Create or replace cell sites",
+)
+async def put_cell_sites(body: CellSiteBatch, session: SessionDep, _: Writer) -> CellSiteBatchResult:
+    """Create or replace a batch of cell sites (network cell id → position), all or none."""
+    return CellSiteBatchResult(upserted=await cell_sites.upsert(session, body.items, now=utcnow()))
+
+
+@router.get("/cell-sites", response_model=CellSitePage, tags=["incidents"], summary="List cell sites")
+async def list_cell_sites(
+    session: SessionDep, _: Reader, limit: Limit = 50, offset: Offset = 0
+) -> CellSitePage:
+    """List the cell-site registry by cell id."""
+    items, total = await repository.cell_sites_page(session, limit, offset)
+    return CellSitePage(
+        items=[CellSitePublic.model_validate(site) for site in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/cell-sites/{cell_id}", response_model=CellSitePublic, tags=["incidents"], summary="Get a cell site"
+)
+async def get_cell_site(cell_id: CellIdPath, session: SessionDep, _: Reader) -> CellSitePublic:
+    """Return one cell site: its position and H3 cell."""
+    site = await repository.get_cell_site(session, cell_id)
+    if site is None:
+        raise NotFound("cell site", cell_id)
+    return CellSitePublic.model_validate(site)
 
 
 # --- the models -----------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ UNKNOWN_SUBSCRIBER = Counter(
     "Feed events about a number that is not a subscriber: nothing kept",
     ["feed"],
 )
+UNKNOWN_CELL = Counter(
+    "careloop_campaigns_feed_unknown_cell_total",
+    "Location updates naming a network cell id the cell-site registry does not hold: place kept as it was",
+)
 STALE = Counter(
     "careloop_campaigns_feed_stale_total",
     "Feed events older than what the subscriber row holds: history kept, current values not changed",
@@ -362,7 +366,7 @@ async def apply_location(session: AsyncSession, subscriber: Subscriber, payload:
         # Where someone was before the place held says nothing about where they are now.
         STALE.labels(payload.subject).inc()
         return
-    cell = payload.cell or h3.latlng_to_cell(payload.lat, payload.lng, LOCATION_RESOLUTION)
+    cell = await _cell_of(session, payload) or subscriber.cell
     country = payload.country if payload.roaming else None
     entered = payload.roaming and (not subscriber.roaming or subscriber.roaming_country != country)
     if entered:
@@ -379,6 +383,18 @@ async def apply_location(session: AsyncSession, subscriber: Subscriber, payload:
         )
     subscriber.cell, subscriber.roaming, subscriber.roaming_country = cell, payload.roaming, country
     subscriber.located_at = payload.at
+
+
+async def _cell_of(session: AsyncSession, payload: LocationUpdatedV1) -> str | None:
+    """Return the H3 cell a location update names; None for a network cell id the registry lacks."""
+    if payload.cell_id is None:
+        return payload.cell or h3.latlng_to_cell(payload.lat, payload.lng, LOCATION_RESOLUTION)
+    cell = await repository.site_cell(session, payload.cell_id)
+    if cell is None:
+        # Roaming and the time still apply; where in the network is unknown until the site is registered.
+        UNKNOWN_CELL.inc()
+        log.info("location update names cell %s, which the cell-site registry does not hold", payload.cell_id)
+    return cell
 
 
 async def apply_call(session: AsyncSession, payload: CallDetailV1) -> None:

@@ -28,7 +28,7 @@ from careloop_common.events.contact import (
     ReplyReceivedV1,
 )
 from careloop_common.events.coverage import PlanCompletedV1
-from careloop_common.events.feeds import FEED_CONTRACTS
+from careloop_common.events.feeds import FEED_CONTRACTS, LocationUpdatedV1
 from careloop_common.inbox import ConsumerSpec, Handler
 
 AUDIENCE = "campaigns-audience"
@@ -82,6 +82,9 @@ async def start_feed_batch(session: AsyncSession, payloads: list[EventContract])
     the batch's past events, model marks and call counts to write them at its end."""
     numbers = [m for m in (getattr(p, "msisdn", None) for p in payloads) if isinstance(m, str)]
     await repository.lock_subscribers(session, numbers)
+    cell_ids = [p.cell_id for p in payloads if isinstance(p, LocationUpdatedV1) and p.cell_id is not None]
+    if cell_ids:
+        await repository.read_site_cells(session, cell_ids)
     repository.collect_writes(session)
     campaigns = await repository.all_live_event_campaigns(session)
     await repository.read_members(session, [c.id for c in campaigns], numbers)

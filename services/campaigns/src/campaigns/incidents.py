@@ -268,7 +268,13 @@ async def on_place(
     )
     if subscriber is None:
         return  # the audience consumer counted it; a place of no one is kept for no one
-    cell = place_cell(payload.cell, payload.lat, payload.lng)
+    if payload.cell_id is None:
+        cell = place_cell(payload.cell, payload.lat, payload.lng)
+    else:
+        found = await repository.site_cell(session, payload.cell_id)
+        if found is None:
+            return  # the audience counted it: a cell the registry lacks is no place to keep
+        cell = found
     lat, lng = h3.cell_to_latlng(cell)
     # Appended by the thousand a second from the network feed: a plain row, written at the flush.
     stage_insert(

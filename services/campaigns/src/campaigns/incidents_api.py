@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from campaigns import incidents
+from campaigns import cell_sites, incidents
 from campaigns.models import Incident, IncidentPerson
-from campaigns.schemas import E164, LANGUAGES
+from campaigns.schemas import CELL_ID_MAX, E164, LANGUAGES
 from campaigns.settings import CampaignsSettings
 from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
@@ -51,8 +51,8 @@ Settings = Annotated[CampaignsSettings, Depends(campaigns_settings)]
 
 
 class IncidentArea(BaseModel):
-    """Where: a GeoJSON Polygon or MultiPolygon ([lng, lat]), or H3 cells of resolution 8 or coarser
-    (exactly one of the two)."""
+    """Where: a GeoJSON Polygon or MultiPolygon ([lng, lat]), H3 cells of resolution 8 or coarser, or
+    network cell ids of the cell-site registry (exactly one of the three)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +64,13 @@ class IncidentArea(BaseModel):
     )
     cells: list[Annotated[str, StringConstraints(max_length=16, pattern=NO_NUL)]] | None = Field(
         default=None, max_length=incidents.MAX_DECLARED_CELLS
+    )
+    network_cells: list[Annotated[str, StringConstraints(max_length=CELL_ID_MAX, pattern=NO_NUL)]] | None = (
+        Field(
+            default=None,
+            max_length=incidents.MAX_DECLARED_CELLS,
+            description="network cell ids (e.g. 460-00-1234567-12), resolved through the cell-site registry",
+        )
     )
 
 
@@ -204,12 +211,17 @@ async def _public(session: SessionDep, incident: Incident) -> IncidentPublic:
     return answer
 
 
-def _area(given: IncidentArea) -> incidents.Area:
-    """Return the declared area as cells; exactly one of polygon and cells must be given."""
-    if (given.polygon is None) == (given.cells is None):
-        raise ProblemError(422, "invalid-area", "give the area as either a polygon or cells, not both")
+async def _area(session: SessionDep, given: IncidentArea) -> incidents.Area:
+    """Return the declared area as cells; exactly one of polygon, cells and network_cells must be given."""
+    forms = [given.polygon, given.cells, given.network_cells]
+    if sum(form is not None for form in forms) != 1:
+        raise ProblemError(
+            422, "invalid-area", "give the area as exactly one of a polygon, cells or network_cells"
+        )
     if given.polygon is not None:
         return incidents.area_from_polygon(given.polygon)
+    if given.network_cells is not None:
+        return await cell_sites.area_from_network_cells(session, given.network_cells)
     return incidents.area_from_cells(given.cells or [])
 
 
@@ -229,7 +241,7 @@ async def declare_incident(
 ) -> IncidentPublic:
     """Declare an incident: everyone in the area so far and their closest contacts are added, their
     credit protected, and round 1 of the care calls placed."""
-    area = _area(body.area)
+    area = await _area(session, body.area)
     if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
         # RFC 3339 instants carry their offset; a naive one would be a guess at the zone.
         raise ProblemError(422, "invalid-window", "starts_at and ends_at need their UTC offset")

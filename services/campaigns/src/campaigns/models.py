@@ -11,7 +11,8 @@ the population the last full run saw. ``segment`` keeps the named condition tree
 the population the last full run saw. ``model_due`` lists subscribers whose feeds changed a model
 input since their outputs were computed; ``audience_import`` records each bulk import of the audience.
 Major-event care (incidents.py) keeps ``place_seen`` (where the network saw each subscriber),
-``call_contact`` (whom they call, how often), and per ``incident`` its people and call rounds.
+``call_contact`` (whom they call, how often), and per ``incident`` its people and call rounds;
+``network_cell_site`` maps the network's own cell ids to positions (cell_sites.py).
 
 Money is in the operator's currency as a float with two decimals of meaning; usage counts are
 per calendar month, ``_m1`` being the last complete month.
@@ -46,6 +47,7 @@ __all__ = [
     "IncidentPerson",
     "ModelDue",
     "ModelRun",
+    "NetworkCellSite",
     "PlaceSeen",
     "Plan",
     "Subscriber",
@@ -425,3 +427,17 @@ class IncidentCall(SQLModel, table=True):
     placed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     result: str | None = Field(default=None, sa_column=Column(String(48)))
     result_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class NetworkCellSite(SQLModel, table=True):
+    """A network cell (its id as the operator's network names it) and where it is: incidents
+    declared by network cells are resolved through it to H3 cells."""
+
+    __tablename__ = "network_cell_site"
+
+    cell_id: str = Field(sa_column=Column(String(32), primary_key=True))  # e.g. 460-00-1234567-12
+    lat: float = Field(sa_column=Column(Float, nullable=False))
+    lng: float = Field(sa_column=Column(Float, nullable=False))
+    cell: str = Field(sa_column=Column(String(16), nullable=False))  # H3 of the position, resolution 8
+    name: str | None = Field(default=None, sa_column=Column(String(128)))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -29,6 +29,7 @@ from campaigns.models import (
     ImportJob,
     ModelDue,
     ModelRun,
+    NetworkCellSite,
     PlaceSeen,
     Plan,
     Segment,
@@ -40,6 +41,7 @@ from careloop_common.db import stage_insert
 SUBSCRIBER: sa.Table = Subscriber.__table__  # type: ignore[attr-defined]
 MODEL_DUE: sa.Table = ModelDue.__table__  # type: ignore[attr-defined]
 SUBSCRIBER_EVENT: sa.Table = SubscriberEvent.__table__  # type: ignore[attr-defined]
+NETWORK_CELL_SITE: sa.Table = NetworkCellSite.__table__  # type: ignore[attr-defined]
 
 Rows = Sequence[Row[Any]]
 
@@ -942,3 +944,67 @@ async def events_of_kind(session: AsyncSession, kind: str, since: datetime) -> R
     """Return (msisdn, detail) of every subscriber event of a kind since a moment."""
     query = sa.select(EVENTS.c.msisdn, EVENTS.c.detail).where(EVENTS.c.kind == kind, EVENTS.c.at >= since)
     return cast(Rows, (await session.execute(query)).all())
+
+
+# --- the cell-site registry -----------------------------------------------------------------------
+
+
+async def upsert_cell_sites(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert cell sites, or replace the position, H3 cell, name and time of those that exist."""
+    if not rows:
+        return
+    statement = _insert(session, NETWORK_CELL_SITE)
+    statement = statement.on_conflict_do_update(
+        index_elements=[NETWORK_CELL_SITE.c.cell_id],
+        set_={name: statement.excluded[name] for name in ("lat", "lng", "cell", "name", "updated_at")},
+    )
+    connection = await session.connection()
+    await connection.execute(statement, list(rows))
+
+
+async def get_cell_site(session: AsyncSession, cell_id: str) -> NetworkCellSite | None:
+    """Return one cell site."""
+    return await session.get(NetworkCellSite, cell_id)
+
+
+async def cell_sites_page(
+    session: AsyncSession, limit: int, offset: int
+) -> tuple[list[NetworkCellSite], int]:
+    """Return a page of cell sites by id, and how many there are."""
+    rows = await session.scalars(
+        select(NetworkCellSite).order_by(col(NetworkCellSite.cell_id)).limit(limit).offset(offset)
+    )
+    total = await session.scalar(sa.select(sa.func.count()).select_from(NetworkCellSite))
+    return list(rows), int(total or 0)
+
+
+async def read_site_cells(session: AsyncSession, cell_ids: Sequence[str]) -> None:
+    """Resolve a feed batch's network cell ids in one read, for ``site_cell`` (unknown ones too)."""
+    found = await cells_of_sites(session, cell_ids)
+    session.info[SITE_CELLS] = {cell_id: found.get(cell_id) for cell_id in cell_ids}
+
+
+async def site_cell(session: AsyncSession, cell_id: str) -> str | None:
+    """Return the H3 cell of a network cell id (None: not in the registry), from the batch's read if any."""
+    known: dict[str, str | None] = session.info.get(SITE_CELLS, {})
+    if cell_id in known:
+        return known[cell_id]
+    return (await cells_of_sites(session, [cell_id])).get(cell_id)
+
+
+SITE_CELLS = "site_cells"
+
+
+async def cells_of_sites(session: AsyncSession, cell_ids: Sequence[str]) -> dict[str, str]:
+    """Return the H3 cell of each known cell id (unknown ids are left out), a chunk per query."""
+    unique = sorted(set(cell_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(unique), IN_LIST_MAX):
+        chunk = unique[start : start + IN_LIST_MAX]
+        rows = await session.execute(
+            sa.select(NETWORK_CELL_SITE.c.cell_id, NETWORK_CELL_SITE.c.cell).where(
+                NETWORK_CELL_SITE.c.cell_id.in_(chunk)
+            )
+        )
+        found.update({str(cell_id): str(cell) for cell_id, cell in rows.all()})
+    return found

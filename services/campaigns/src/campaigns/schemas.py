@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 
 from campaigns.segments import Condition, SegmentTree
 from careloop_common.errors import ProblemError
+from careloop_common.events.feeds import NETWORK_CELL_ID
 from careloop_common.inputs import NO_NUL, WHOLE, Timestamp
 
 # A plan id as the catalogue keys it (the column holds 32 characters; PostgreSQL refuses more).
@@ -18,6 +19,10 @@ PLAN_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 # A subscriber's number as stored: E.164, a plus and up to 15 digits.
 E164 = r"^\+[1-9][0-9]{3,14}$"
 MAX_RECOMPUTE_MSISDNS = 10_000
+# A network cell id (an ECGI, a CGI, an NR CGI): the feeds' own definition, 31 characters at most.
+CELL_ID = NETWORK_CELL_ID
+CELL_ID_MAX = 31
+MAX_CELL_SITES_PER_PUT = 5_000
 
 
 def _day(value: object) -> object:
@@ -723,3 +728,55 @@ class SegmentPreview(BaseModel):
     sample: list[SegmentMember]
     today: date = Field(description="the day the day windows counted from (the operator's calendar)")
     now: datetime = Field(description="the instant the event windows counted back from")
+
+
+# ── the cell-site registry ───────────────────────────────────────────────────────────────────────
+
+CellId = Annotated[
+    str,
+    StringConstraints(pattern=CELL_ID, max_length=CELL_ID_MAX),
+    Field(description="the network's cell id: MCC-MNC-LAC/TAC/eNB-CI digits", examples=["460-00-1234567-12"]),
+]
+
+
+class CellSitePut(BaseModel):
+    """A network cell and where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cell_id: CellId
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+    lng: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)] | None = None
+
+
+class CellSiteBatch(BaseModel):
+    """Cell sites to create or replace, all or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CellSitePut] = Field(min_length=1, max_length=MAX_CELL_SITES_PER_PUT)
+
+
+class CellSiteBatchResult(BaseModel):
+    """How many cell sites a batch created or replaced."""
+
+    upserted: int
+
+
+class CellSitePublic(CellSitePut):
+    """A cell site of the registry, with the H3 cell (resolution 8) its position falls in."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    cell: str = Field(description="the H3 cell at resolution 8 of the position")
+    updated_at: datetime
+
+
+class CellSitePage(BaseModel):
+    """A page of the cell-site registry, by cell id."""
+
+    items: list[CellSitePublic]
+    total: int
+    limit: int
+    offset: int

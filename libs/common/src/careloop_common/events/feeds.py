@@ -50,6 +50,12 @@ def _h3_cell(value: str) -> str:
 
 H3Cell = Annotated[str, StringConstraints(max_length=16), AfterValidator(_h3_cell)]
 
+# A network cell id as the operator's network writes it: MCC-MNC, then the cell's global identity
+# in one or two digit groups: an ECGI (460-00-1234567-12: eNB id, cell), a CGI (454-06-1234-5678:
+# LAC, CI) or an NR CGI (460-00-123456789012: NCI). 31 characters at most.
+NETWORK_CELL_ID = r"^[0-9]{3}-[0-9]{2,3}-[0-9]{1,11}(-[0-9]{1,11})?$"
+NetworkCellId = Annotated[str, StringConstraints(pattern=NETWORK_CELL_ID, max_length=31)]
+
 
 def _time_zone(value: str) -> str:
     """Accept an IANA time-zone name the platform can load."""
@@ -194,7 +200,8 @@ class DailySpendClosedV1(EventContract):
 
 @contract
 class LocationUpdatedV1(EventContract):
-    """The network saw a subscriber in a new place: an H3 cell, or a position to find it from."""
+    """The network saw a subscriber in a new place: an H3 cell, a position, or the network's cell id
+    (which the campaigns' cell-site registry places)."""
 
     subject = "feeds.network.location_updated"
     version = 1
@@ -203,17 +210,24 @@ class LocationUpdatedV1(EventContract):
     cell: H3Cell | None = None
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
     lng: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    cell_id: NetworkCellId | None = None
     roaming: bool = False
     country: Country | None = None  # ISO 3166-1 alpha-2 of the visited network
     at: AwareDatetime
 
     @model_validator(mode="after")
     def _one_place(self) -> Self:
-        """Require a cell, or both lat and lng; and a country whenever roaming."""
-        if self.cell is None and (self.lat is None or self.lng is None):
-            raise ValueError("give cell, or both lat and lng")
-        if self.cell is not None and (self.lat is not None or self.lng is not None):
-            raise ValueError("give cell or lat/lng, not both")
+        """Require one of a cell, a position (lat and lng) or a cell id; a country whenever roaming."""
+        position = self.lat is not None or self.lng is not None
+        if position and (self.lat is None or self.lng is None):
+            raise ValueError("a position needs both lat and lng")
+        given = [
+            name
+            for name, there in (("cell", self.cell), ("lat/lng", position), ("cell_id", self.cell_id))
+            if there
+        ]
+        if len(given) != 1:
+            raise ValueError(f"give one of cell, lat/lng or cell_id (given: {', '.join(given) or 'none'})")
         if self.roaming and self.country is None:
             raise ValueError("a roaming update names the visited country")
         return self
