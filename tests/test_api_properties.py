@@ -244,12 +244,17 @@ def fuzz_config(
     ``boundaries`` runs the coverage phase (boundary values derived from the schema); a caller
     refused at the door never reaches the validation those probe.
     """
-    hostile = {"dictionary": "hostile-values", "probability": HOSTILE_PROBABILITY}
     return schemathesis.Config.from_dict(
         {
             "generation": {"deterministic": True, "database": "none", "max-examples": max_examples},
-            "dictionaries": {"hostile-values": {"values": [*HOSTILE_STRINGS, *HOSTILE_INTEGERS]}},
-            "parameters": dict.fromkeys(input_names(openapi), hostile),
+            "dictionaries": {
+                "hostile-values": {"values": [*HOSTILE_STRINGS, *HOSTILE_INTEGERS]},
+                "hostile-strings": {"values": HOSTILE_STRINGS},
+            },
+            "parameters": {
+                name: {"dictionary": dictionary, "probability": HOSTILE_PROBABILITY}
+                for name, dictionary in hostile_inputs(openapi).items()
+            },
             # The coverage phase is left as schemathesis sets it unless it is turned off.
             "phases": {"stateful": {"enabled": False}}
             | ({} if boundaries else {"coverage": {"enabled": False}}),
@@ -257,11 +262,14 @@ def fuzz_config(
     )
 
 
-def input_names(openapi: dict[str, Any]) -> set[str]:
-    """Return ``<location>.<name>`` of every parameter and top-level JSON body field the API documents.
+def hostile_inputs(openapi: dict[str, Any]) -> dict[str, str]:
+    """Return the hostile dictionary for ``<location>.<name>`` of every parameter and top-level JSON
+    body field the API documents.
 
     Body fields with a ``format`` or an enum are left to their own generation: a dictionary value is
-    only checked against the JSON Schema, where ``format`` asserts nothing.
+    only checked against the JSON Schema, where ``format`` asserts nothing. A string parameter in the
+    URL or a header gets hostile strings only: an integer there travels as its digits, a string the
+    schema may well allow, while schemathesis would judge the integer and expect a refusal.
     """
     components = openapi.get("components", {}).get("schemas", {})
 
@@ -280,16 +288,27 @@ def input_names(openapi: dict[str, Any]) -> set[str]:
         # Schemathesis names body fields by letters, digits, "_" and "-" only (not TMF's "@type").
         return all(c.isalnum() or c in "_-" for c in name)
 
-    names: set[str] = set()
+    def textual(schema: dict[str, Any]) -> bool:
+        branches = [resolve(b) for b in schema.get("anyOf", [schema])]
+        return all(b.get("type") in ("string", "null") for b in branches)
+
+    names: dict[str, str] = {}
     for path in openapi.get("paths", {}).values():
         for operation in path.values():
             if not isinstance(operation, dict):
                 continue
-            names.update(f"{p['in']}.{p['name']}" for p in operation.get("parameters", []))
+            for parameter in operation.get("parameters", []):
+                name = f"{parameter['in']}.{parameter['name']}"
+                text = textual(resolve(parameter.get("schema", {})))
+                # One name in several operations: strings only unless it is textual in none of them.
+                if text or names.get(name) == "hostile-strings":
+                    names[name] = "hostile-strings"
+                else:
+                    names[name] = "hostile-values"
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 properties = resolve(media.get("schema", {})).get("properties", {})
                 names.update(
-                    f"body.{name}"
+                    (f"body.{name}", "hostile-values")
                     for name, schema in properties.items()
                     if plain(resolve(schema)) and addressable(name)
                 )
