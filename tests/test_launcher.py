@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from careloop_common.launcher.demo import DEMO_PASSWORD
+from careloop_common.launcher.demo import DEMO_CELL_SITES, DEMO_PASSWORD
 from careloop_common.launcher.parts import ALL_PARTS, STAND_INS
 from careloop_common.natsserver import free_port
 
@@ -78,6 +78,16 @@ def test_up_serves_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while not demo_visible():
             assert time.monotonic() < deadline, "demo complaints never appeared"
+            time.sleep(0.3)
+
+        # The demo network cells are registered (after the audience), so an incident can name them.
+        def demo_sites() -> set[str]:
+            listing = httpx.get(f"{gateway}/campaigns/v1/cell-sites", headers=auth, timeout=5).json()
+            return {site["cell_id"] for site in listing["items"]}
+
+        deadline = time.monotonic() + 60
+        while demo_sites() != {site["cell_id"] for site in DEMO_CELL_SITES}:
+            assert time.monotonic() < deadline, f"demo cell sites never appeared: {demo_sites()}"
             time.sleep(0.3)
         # The demo staff users can log in, and their roles decide what they reach.
         token = httpx.post(

@@ -70,6 +70,16 @@ DEMO_COMPLAINTS: list[dict[str, object]] = [
 
 # One local staff user per role, so every console can be tried. Demo only: change or disable them
 # (PATCH /gateway/v1/users/<name>) on anything reachable by others.
+# Network cells at the demo complaints' places and in Fuzhou: an incident can be declared by them
+# (campaigns' cell-site registry), and network feeds may name them by cell id.
+DEMO_CELL_SITES: list[dict[str, object]] = [
+    {"cell_id": "454-06-1001-11", "lat": 22.2819, "lng": 114.1582, "name": "Central"},
+    {"cell_id": "454-06-1001-12", "lat": 22.2821, "lng": 114.1588, "name": "Central east"},
+    {"cell_id": "454-06-2002-21", "lat": 22.3193, "lng": 114.1694, "name": "Mong Kok"},
+    {"cell_id": "454-06-3003-31", "lat": 22.3964, "lng": 114.1095, "name": "Tsuen Wan"},
+    {"cell_id": "460-00-1234567-12", "lat": 26.0745, "lng": 119.2965, "name": "Fuzhou Gulou"},
+]
+
 DEMO_PASSWORD = "careloop-demo-password"  # noqa: S105 - published demo credential
 DEMO_USERS: list[dict[str, object]] = [
     {"username": "agent", "display_name": "Ada Agent", "roles": ["agent"]},
@@ -91,10 +101,14 @@ class DemoLoaded:
     complaints: int
     plans: int
     subscribers: int
+    cell_sites: int = 0
 
     def __str__(self) -> str:
         """Say it in one line."""
-        return f"{self.complaints} complaints, {self.plans} plans, {self.subscribers:,} subscribers"
+        return (
+            f"{self.complaints} complaints, {self.plans} plans, {self.subscribers:,} subscribers, "
+            f"{self.cell_sites} cell sites"
+        )
 
 
 def load_demo(gateway_url: str, admin_key: str) -> DemoLoaded:
@@ -103,7 +117,8 @@ def load_demo(gateway_url: str, admin_key: str) -> DemoLoaded:
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=10) as client:
         filed = _file_complaints(client)
         plans, subscribers = _load_audience(client)
-    return DemoLoaded(filed, plans, subscribers)
+        sites = _load_cell_sites(client)
+    return DemoLoaded(filed, plans, subscribers, sites)
 
 
 def _file_complaints(client: httpx.Client) -> int:
@@ -149,6 +164,14 @@ def _load_audience(client: httpx.Client) -> tuple[int, int]:
             f"demo audience import {job['status']}: {job.get('failure') or job['errors'][:3]}"
         )
     return len(demo.DEMO_PLANS), int(job["rows_imported"])
+
+
+def _load_cell_sites(client: httpx.Client) -> int:
+    """Register the demo network cells with campaigns; return how many."""
+    response = client.put("/campaigns/v1/cell-sites", json={"items": DEMO_CELL_SITES})
+    if response.status_code != 200:
+        raise DemoDataError(f"demo cell sites refused ({response.status_code}): {response.text}")
+    return int(response.json()["upserted"])
 
 
 def _finished(client: httpx.Client, location: str) -> dict[str, Any]:
