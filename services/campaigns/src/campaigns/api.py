@@ -12,7 +12,6 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from campaigns import audience, catalogue, cell_sites, execution, import_jobs, repository, segments, service
 from campaigns.models import Campaign, Subscriber, SubscriberEvent
 from campaigns.schemas import (
-    CAMPAIGN_STATUSES,
     CELL_ID,
     CELL_ID_MAX,
     E164,
@@ -68,6 +67,7 @@ from careloop_common.app import PlatformDep, SessionDep
 from careloop_common.auth import Principal, require_scopes
 from careloop_common.db import utcnow
 from careloop_common.errors import PROBLEM_RESPONSES, NotFound, ProblemError
+from careloop_common.events.campaigns import CAMPAIGN_STATUSES
 from careloop_common.inputs import Limit, Offset, PathId
 
 router = APIRouter(prefix="/campaigns/v1", tags=["campaigns"], responses=PROBLEM_RESPONSES)

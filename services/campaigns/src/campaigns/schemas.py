@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 
 from campaigns.segments import Condition, SegmentTree
 from careloop_common.errors import ProblemError
+from careloop_common.events.campaigns import CAMPAIGN_STATUSES, TRIGGER_SUBJECTS
 from careloop_common.events.feeds import NETWORK_CELL_ID
 from careloop_common.inputs import NO_NUL, WHOLE, Timestamp
 
@@ -212,30 +213,6 @@ class SubscriberModels(BaseModel):
 # ── campaigns ────────────────────────────────────────────────────────────────────────────────────
 
 LANGUAGES = ("zh-Hant", "zh-Hans", "en")
-# Events a campaign can be triggered by: the operator's feeds, and coverage-map's completed plans.
-TRIGGER_SUBJECTS = (
-    "feeds.bss.balance_changed",
-    "feeds.bss.bill_issued",
-    "feeds.bss.payment_received",
-    "feeds.bss.plan_changed",
-    "feeds.bss.daily_spend_closed",
-    "feeds.crm.subscriber_upserted",
-    "feeds.network.location_updated",
-    "feeds.network.call_detail",
-    "coverage.plan.completed",
-)
-CAMPAIGN_STATUSES = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "scheduled",
-    "running",
-    "paused",
-    "completed",
-    "evaluated",
-    "cancelled",
-)
 KIND = r"^[a-z][a-z0-9_]{1,47}$"
 EVENT_KIND = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 SEGMENT_ID = r"^[A-Za-z0-9-]{1,36}$"

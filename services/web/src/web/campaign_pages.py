@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import Response
 
+from careloop_common.events.campaigns import CAMPAIGN_STATUSES as STATUSES
+from careloop_common.events.campaigns import TRIGGER_SUBJECTS
 from web import charts, console_messages
 from web.gateway import GatewayError
 from web.pages import NAV, NavItem, PageContext, check_csrf, see_other, staff_page
@@ -26,29 +28,6 @@ console_messages.install()
 
 API = "/campaigns/v1"
 LANGUAGES = ("zh-Hant", "zh-Hans", "en")
-STATUSES = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "scheduled",
-    "running",
-    "paused",
-    "completed",
-    "evaluated",
-    "cancelled",
-)
-TRIGGER_SUBJECTS = (
-    "feeds.bss.balance_changed",
-    "feeds.bss.bill_issued",
-    "feeds.bss.payment_received",
-    "feeds.bss.plan_changed",
-    "feeds.bss.daily_spend_closed",
-    "feeds.crm.subscriber_upserted",
-    "feeds.network.location_updated",
-    "feeds.network.call_detail",
-    "coverage.plan.completed",
-)
 # The moves a page offers in each status, and the scope each needs (the service checks again).
 MOVES: dict[str, list[tuple[str, str]]] = {
     "draft": [("submitted", "campaigns:write"), ("cancelled", "campaigns:write")],

@@ -12,6 +12,33 @@ from pydantic import Field
 
 from careloop_common.events.envelope import EventContract, contract
 
+# A campaign's statuses (from_status / to_status below): the campaigns API takes and answers them,
+# and the campaign pages offer them, from this one list.
+CAMPAIGN_STATUSES = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "scheduled",
+    "running",
+    "paused",
+    "completed",
+    "evaluated",
+    "cancelled",
+)
+# Events a campaign can be triggered by: the operator's feeds, and coverage-map's completed plans.
+TRIGGER_SUBJECTS = (
+    "feeds.bss.balance_changed",
+    "feeds.bss.bill_issued",
+    "feeds.bss.payment_received",
+    "feeds.bss.plan_changed",
+    "feeds.bss.daily_spend_closed",
+    "feeds.crm.subscriber_upserted",
+    "feeds.network.location_updated",
+    "feeds.network.call_detail",
+    "coverage.plan.completed",
+)
+
 
 @contract
 class CampaignStatusChangedV1(EventContract):
