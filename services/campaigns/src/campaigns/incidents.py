@@ -41,13 +41,11 @@ from zoneinfo import ZoneInfo
 
 import h3
 import phonenumbers
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from campaigns import repository
-from campaigns.models import CallContact, Incident, IncidentCall, IncidentPerson, PlaceSeen, Subscriber
-from careloop_common.db import SessionFactory, stage_insert, transaction, utcnow, write_staged
+from campaigns.models import Incident, IncidentCall, IncidentPerson, Subscriber
+from careloop_common.db import SessionFactory, transaction, utcnow, write_staged
 from careloop_common.errors import NotFound, ProblemError
 from careloop_common.events import EventContract
 from careloop_common.events.campaigns import CreditProtectionRequestedV1
@@ -263,8 +261,8 @@ async def on_place(
     session: AsyncSession, payload: LocationUpdatedV1, *, now: datetime, key: str, source: str
 ) -> None:
     """Record where a subscriber was seen; one seen in an active incident's area and window joins it."""
-    subscriber = repository.locked_subscriber(session, payload.msisdn) or await session.get(
-        Subscriber, payload.msisdn
+    subscriber = repository.locked_subscriber(session, payload.msisdn) or await repository.subscriber(
+        session, payload.msisdn
     )
     if subscriber is None:
         return  # the audience consumer counted it; a place of no one is kept for no one
@@ -276,19 +274,7 @@ async def on_place(
             return  # the audience counted it: a cell the registry lacks is no place to keep
         cell = found
     lat, lng = h3.cell_to_latlng(cell)
-    # Appended by the thousand a second from the network feed: a plain row, written at the flush.
-    stage_insert(
-        session,
-        repository.PLACE_SEEN,
-        {
-            "msisdn": payload.msisdn,
-            "cell": cell,
-            "lat": lat,
-            "lng": lng,
-            "roaming": payload.roaming,
-            "at": payload.at,
-        },
-    )
+    repository.add_place_seen(session, payload.msisdn, cell, lat, lng, roaming=payload.roaming, at=payload.at)
     for incident in await active_incidents_once(session):
         if incident.starts_at <= payload.at <= incident.ends_at and covers(incident.cells, cell):
             await write_staged(session)  # targeting reads the places and profiles this batch changed
@@ -298,8 +284,8 @@ async def on_place(
 
 async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
     """Count a call between a subscriber and a number they dialled."""
-    known = repository.locked_subscriber(session, payload.msisdn) or await session.get(
-        Subscriber, payload.msisdn
+    known = repository.locked_subscriber(session, payload.msisdn) or await repository.subscriber(
+        session, payload.msisdn
     )
     if known is None:
         return
@@ -324,19 +310,10 @@ async def on_call(session: AsyncSession, payload: CallDetailV1) -> None:
 async def people_in_area(session: AsyncSession, incident: Incident, until: datetime) -> dict[str, str]:
     """Return the subscribers in the area during the window (up to ``until``): msisdn → located|roaming."""
     end = min(incident.ends_at, until)
-    in_box = (
-        sa.select(col(PlaceSeen.msisdn), col(PlaceSeen.cell), col(PlaceSeen.roaming), col(PlaceSeen.at))
-        .where(
-            col(PlaceSeen.at) <= end,
-            col(PlaceSeen.lat).between(incident.min_lat, incident.max_lat),
-            col(PlaceSeen.lng).between(incident.min_lng, incident.max_lng),
-        )
-        .order_by(col(PlaceSeen.msisdn), col(PlaceSeen.at))
-    )
     inside = area_test(incident.cells)
     found: dict[str, str] = {}
     before: dict[str, tuple[datetime, bool]] = {}  # the latest place in the area before the window
-    for msisdn, cell, roaming, at in (await session.execute(in_box)).all():
+    for msisdn, cell, roaming, at in await repository.places_in_box(session, incident, end):
         if not inside(cell):
             continue
         if at >= incident.starts_at:
@@ -347,45 +324,11 @@ async def people_in_area(session: AsyncSession, incident: Incident, until: datet
     waiting = [m for m in before if m not in found]
     for start in range(0, len(waiting), CANDIDATE_BATCH):
         batch = waiting[start : start + CANDIDATE_BATCH]
-        last = await session.execute(
-            sa.select(col(PlaceSeen.msisdn), sa.func.max(col(PlaceSeen.at)))
-            .where(col(PlaceSeen.msisdn).in_(batch), col(PlaceSeen.at) < incident.starts_at)
-            .group_by(col(PlaceSeen.msisdn))
-        )
-        for msisdn, latest in last.all():
+        for msisdn, latest in await repository.last_seen_before(session, batch, incident.starts_at):
             at, roaming = before[msisdn]
             if latest == at:  # still where they were last seen: in the area when it began
                 found[msisdn] = "roaming" if roaming else "located"
     return found
-
-
-async def closest_contacts(session: AsyncSession, msisdn: str, limit: int) -> list[str]:
-    """Return a subscriber's closest contacts: most calls either way, then most seconds, then latest."""
-    outgoing: Any = sa.select(
-        col(CallContact.counterpart).label("party"),
-        col(CallContact.calls),
-        col(CallContact.seconds),
-        col(CallContact.last_at),
-    ).where(col(CallContact.msisdn) == msisdn)
-    incoming: Any = sa.select(
-        col(CallContact.msisdn).label("party"),
-        col(CallContact.calls),
-        col(CallContact.seconds),
-        col(CallContact.last_at),
-    ).where(col(CallContact.counterpart) == msisdn)
-    both = sa.union_all(outgoing, incoming).subquery()
-    ranked = (
-        sa.select(both.c.party)
-        .group_by(both.c.party)
-        .order_by(
-            sa.func.sum(both.c.calls).desc(),
-            sa.func.sum(both.c.seconds).desc(),
-            sa.func.max(both.c.last_at).desc(),
-            both.c.party,
-        )
-        .limit(limit)
-    )
-    return [str(party) for party in (await session.scalars(ranked)).all()]
 
 
 async def target(session: AsyncSession, incident: Incident, *, now: datetime, key: str, source: str) -> int:
@@ -410,8 +353,8 @@ async def add_people(
     """
     if not affected:
         return 0
-    held = await _people(session, incident.id, list(affected))
-    subscribers = await _subscribers(session, list(affected))
+    held = await repository.incident_people_among(session, incident.id, list(affected))
+    subscribers = await repository.subscribers_by_msisdn(session, list(affected))
     changed = 0
     for msisdn, via in sorted(affected.items()):
         subscriber = subscribers.get(msisdn)
@@ -445,9 +388,11 @@ async def _add_contacts(
     source: str,
 ) -> int:
     """List an affected subscriber's closest contacts not yet listed, and call them."""
-    contacts = await closest_contacts(session, subscriber.msisdn, incident.contacts_per_person)
-    known = await _subscribers(session, contacts)
-    held.update(await _people(session, incident.id, [n for n in contacts if n not in held]))
+    contacts = await repository.closest_contacts(session, subscriber.msisdn, incident.contacts_per_person)
+    known = await repository.subscribers_by_msisdn(session, contacts)
+    held.update(
+        await repository.incident_people_among(session, incident.id, [n for n in contacts if n not in held])
+    )
     added = 0
     for number in contacts:
         if number in held:
@@ -476,24 +421,6 @@ def _person(
         outcome=CALLING,
         added_at=now,
     )
-
-
-async def _people(
-    session: AsyncSession, incident_id: str, msisdns: Sequence[str]
-) -> dict[str, IncidentPerson]:
-    if not msisdns:
-        return {}
-    query = sa.select(IncidentPerson).where(
-        col(IncidentPerson.incident_id) == incident_id, col(IncidentPerson.msisdn).in_(msisdns)
-    )
-    return {person.msisdn: person for person in (await session.scalars(query)).all()}
-
-
-async def _subscribers(session: AsyncSession, msisdns: Sequence[str]) -> dict[str, Subscriber]:
-    if not msisdns:
-        return {}
-    rows = await session.scalars(sa.select(Subscriber).where(col(Subscriber.msisdn).in_(msisdns)))
-    return {row.msisdn: row for row in rows.all()}
 
 
 def _protect_credit(
@@ -558,16 +485,7 @@ def _place_round(
 async def due_rounds(sessions: SessionFactory, *, now: datetime, source: str, batch: int = 500) -> int:
     """Place every due next round of active incidents; return how many."""
     async with transaction(sessions) as session:
-        rows = (
-            await session.execute(
-                sa.select(IncidentPerson, Incident)
-                .join(Incident, col(Incident.id) == col(IncidentPerson.incident_id))
-                .where(col(Incident.status) == ACTIVE, col(IncidentPerson.next_round_at) <= now)
-                .order_by(col(IncidentPerson.next_round_at))
-                .limit(batch)
-                .with_for_update(of=IncidentPerson, skip_locked=True)
-            )
-        ).all()
+        rows = await repository.due_incident_rounds(session, now, status=ACTIVE, limit=batch)
         for person, incident in rows:
             _place_round(session, incident, person, now=now, source=source)
     return len(rows)
@@ -585,25 +503,13 @@ async def on_call_result(
     """Record what a round's call came to; plan the next round or settle the outcome. False: not ours."""
     if not campaign_id.startswith(CALL_PREFIX):
         return False
-    incident = await session.get(Incident, campaign_id.removeprefix(CALL_PREFIX))
+    incident = await repository.get_incident(session, campaign_id.removeprefix(CALL_PREFIX))
     if incident is None:
         return False
-    person = await session.scalar(
-        sa.select(IncidentPerson)
-        .where(col(IncidentPerson.incident_id) == incident.id, col(IncidentPerson.customer_ref) == ref)
-        .with_for_update()
-    )
+    person = await repository.incident_person_by_ref_for_update(session, incident.id, ref)
     if person is None:
         return False
-    call = await session.scalar(
-        sa.select(IncidentCall)
-        .where(
-            col(IncidentCall.incident_id) == incident.id,
-            col(IncidentCall.msisdn) == person.msisdn,
-            col(IncidentCall.round) == person.rounds,
-        )
-        .limit(1)
-    )
+    call = await repository.incident_call(session, incident.id, person.msisdn, person.rounds)
     if call is not None and call.result is None:
         call.result, call.result_at = result, now
     if person.outcome != CALLING:
@@ -640,7 +546,7 @@ async def retarget(sessions: SessionFactory, *, now: datetime, key: str, source:
     joined = 0
     for incident_id in ids:
         async with transaction(sessions) as session:
-            incident = await session.get(Incident, incident_id, with_for_update=True)
+            incident = await repository.get_incident(session, incident_id, for_update=True)
             if incident is not None and incident.status == ACTIVE:
                 joined += await target(session, incident, now=now, key=key, source=source)
     return joined
@@ -709,15 +615,14 @@ async def declare(
         created_at=now,
         **values,
     )
-    session.add(incident)
-    await session.flush()
+    await repository.add(session, incident)
     await target(session, incident, now=now, key=key, source=source)
     return incident
 
 
 async def get(session: AsyncSession, incident_id: str, *, for_update: bool = False) -> Incident:
     """Return an incident or raise NotFound."""
-    incident = await session.get(Incident, incident_id, with_for_update=for_update)
+    incident = await repository.get_incident(session, incident_id, for_update=for_update)
     if incident is None:
         raise NotFound("incident", incident_id)
     return incident
@@ -725,7 +630,7 @@ async def get(session: AsyncSession, incident_id: str, *, for_update: bool = Fal
 
 async def active_incidents(session: AsyncSession) -> list[Incident]:
     """Return the active incidents."""
-    return list((await session.scalars(sa.select(Incident).where(col(Incident.status) == ACTIVE))).all())
+    return await repository.incidents_with_status(session, ACTIVE)
 
 
 ACTIVE_IN_SESSION = "campaigns.active_incidents"
@@ -745,11 +650,7 @@ async def close(session: AsyncSession, incident: Incident, *, by: str, now: date
     if incident.status == CLOSED:
         raise ProblemError(409, "incident-closed", f"incident {incident.id} is already closed")
     incident.status, incident.closed_by, incident.closed_at = CLOSED, by, now
-    await session.execute(
-        sa.update(IncidentPerson)
-        .where(col(IncidentPerson.incident_id) == incident.id)
-        .values(next_round_at=None)
-    )
+    await repository.stop_incident_rounds(session, incident.id)
     return incident
 
 
@@ -766,7 +667,7 @@ async def record_outcome(
     """Record what staff learnt of a person (safe, needs help, unreachable); no more rounds for them."""
     if incident.status == CLOSED:
         raise ProblemError(409, "incident-closed", f"incident {incident.id} is closed")
-    person = await session.get(IncidentPerson, (incident.id, msisdn), with_for_update=True)
+    person = await repository.incident_person_for_update(session, incident.id, msisdn)
     if person is None:
         raise NotFound("person of incident", msisdn)
     _settle(person, outcome, by=by, at=now)
@@ -785,46 +686,21 @@ async def people(
     offset: int,
 ) -> tuple[list[IncidentPerson], int]:
     """Return a page of an incident's people (affected first, then by number) and the total."""
-    where = [col(IncidentPerson.incident_id) == incident_id]
-    if outcome is not None:
-        where.append(col(IncidentPerson.outcome) == outcome)
-    if role is not None:
-        where.append(col(IncidentPerson.role) == role)
-    total = await session.scalar(sa.select(sa.func.count()).select_from(IncidentPerson).where(*where))
-    rows = await session.scalars(
-        sa.select(IncidentPerson)
-        .where(*where)
-        .order_by(col(IncidentPerson.role), col(IncidentPerson.msisdn))
-        .limit(limit)
-        .offset(offset)
+    return await repository.incident_people_page(
+        session, incident_id, outcome=outcome, role=role, limit=limit, offset=offset
     )
-    return list(rows.all()), int(total or 0)
 
 
 async def incidents(
     session: AsyncSession, *, status: str | None, limit: int, offset: int
 ) -> tuple[list[Incident], int]:
     """Return a page of incidents, newest first, and the total."""
-    where = [col(Incident.status) == status] if status is not None else []
-    total = await session.scalar(sa.select(sa.func.count()).select_from(Incident).where(*where))
-    rows = await session.scalars(
-        sa.select(Incident)
-        .where(*where)
-        .order_by(col(Incident.created_at).desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.all()), int(total or 0)
+    return await repository.incidents_page(session, status=status, limit=limit, offset=offset)
 
 
 async def counts(session: AsyncSession, incident_id: str) -> dict[str, int]:
     """Return how many of an incident's people are at each outcome."""
-    rows = await session.execute(
-        sa.select(col(IncidentPerson.outcome), sa.func.count())
-        .where(col(IncidentPerson.incident_id) == incident_id)
-        .group_by(col(IncidentPerson.outcome))
-    )
-    return {str(outcome): int(n) for outcome, n in rows.all()}
+    return await repository.incident_outcome_counts(session, incident_id)
 
 
 # --- the daily report --------------------------------------------------------------------------------
@@ -846,14 +722,8 @@ class Report:
 
 async def report(session: AsyncSession, incident: Incident, zone: ZoneInfo) -> Report:
     """Count an incident's people, calls and outcomes per day (the operator's calendar) and in all."""
-    persons = (
-        await session.scalars(sa.select(IncidentPerson).where(col(IncidentPerson.incident_id) == incident.id))
-    ).all()
-    calls = (
-        await session.scalars(
-            sa.select(col(IncidentCall.placed_at)).where(col(IncidentCall.incident_id) == incident.id)
-        )
-    ).all()
+    persons = await repository.all_incident_people(session, incident.id)
+    calls = await repository.incident_call_times(session, incident.id)
     days: dict[date, Counter[str]] = defaultdict(Counter)
     for person in persons:
         days[person.added_at.astimezone(zone).date()]["added"] += 1

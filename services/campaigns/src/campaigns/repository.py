@@ -27,6 +27,9 @@ from campaigns.models import (
     CampaignMember,
     CampaignStep,
     ImportJob,
+    Incident,
+    IncidentCall,
+    IncidentPerson,
     ModelDue,
     ModelRun,
     NetworkCellSite,
@@ -827,6 +830,18 @@ class PastEvent:
 # --- what the network feeds leave for major-event care ------------------------------------------
 
 
+def add_place_seen(
+    session: AsyncSession, msisdn: str, cell: str, lat: float, lng: float, *, roaming: bool, at: datetime
+) -> None:
+    """Stage a place a subscriber was seen at as a plain row."""
+    # Appended by the thousand a second from the network feed: a plain row, written at the flush.
+    stage_insert(
+        session,
+        PLACE_SEEN,
+        {"msisdn": msisdn, "cell": cell, "lat": lat, "lng": lng, "roaming": roaming, "at": at},
+    )
+
+
 async def write_calls(session: AsyncSession, calls: dict[tuple[str, str], list[Any]]) -> None:
     """Add counted calls (calls, seconds, latest start per pair of numbers) to the call contacts."""
     if not calls:
@@ -1008,3 +1023,226 @@ async def cells_of_sites(session: AsyncSession, cell_ids: Sequence[str]) -> dict
         )
         found.update({str(cell_id): str(cell) for cell_id, cell in rows.all()})
     return found
+
+
+# --- major-event care: incidents ------------------------------------------------------------------
+
+
+async def get_incident(
+    session: AsyncSession, incident_id: str, *, for_update: bool = False
+) -> Incident | None:
+    """Return one incident (locked until the transaction ends with ``for_update``)."""
+    return await session.get(Incident, incident_id, with_for_update=for_update)
+
+
+async def incidents_with_status(session: AsyncSession, status: str) -> list[Incident]:
+    """Return the incidents in a status."""
+    return list((await session.scalars(sa.select(Incident).where(col(Incident.status) == status))).all())
+
+
+async def incidents_page(
+    session: AsyncSession, *, status: str | None, limit: int, offset: int
+) -> tuple[list[Incident], int]:
+    """Return a page of incidents (all, or those in a status), newest first, and the total."""
+    where = [col(Incident.status) == status] if status is not None else []
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Incident).where(*where))
+    rows = await session.scalars(
+        sa.select(Incident)
+        .where(*where)
+        .order_by(col(Incident.created_at).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.all()), int(total or 0)
+
+
+async def stop_incident_rounds(session: AsyncSession, incident_id: str) -> None:
+    """Cancel every planned next round of an incident's people."""
+    await session.execute(
+        sa.update(IncidentPerson)
+        .where(col(IncidentPerson.incident_id) == incident_id)
+        .values(next_round_at=None)
+    )
+
+
+async def places_in_box(
+    session: AsyncSession, incident: Incident, until: datetime
+) -> Sequence[Row[str, str, bool, datetime]]:
+    """Return (msisdn, cell, roaming, at) of every place seen up to ``until`` in an incident's
+    bounding box, by number then time."""
+    in_box = (
+        sa.select(col(PlaceSeen.msisdn), col(PlaceSeen.cell), col(PlaceSeen.roaming), col(PlaceSeen.at))
+        .where(
+            col(PlaceSeen.at) <= until,
+            col(PlaceSeen.lat).between(incident.min_lat, incident.max_lat),
+            col(PlaceSeen.lng).between(incident.min_lng, incident.max_lng),
+        )
+        .order_by(col(PlaceSeen.msisdn), col(PlaceSeen.at))
+    )
+    return (await session.execute(in_box)).all()
+
+
+async def last_seen_before(
+    session: AsyncSession, msisdns: Sequence[str], before: datetime
+) -> Sequence[Row[str, datetime]]:
+    """Return (msisdn, at) of the latest place each of these numbers was seen at before an instant."""
+    last = await session.execute(
+        sa.select(col(PlaceSeen.msisdn), sa.func.max(col(PlaceSeen.at)))
+        .where(col(PlaceSeen.msisdn).in_(msisdns), col(PlaceSeen.at) < before)
+        .group_by(col(PlaceSeen.msisdn))
+    )
+    return last.all()
+
+
+async def closest_contacts(session: AsyncSession, msisdn: str, limit: int) -> list[str]:
+    """Return a subscriber's closest contacts: most calls either way, then most seconds, then latest."""
+    outgoing: Any = sa.select(
+        col(CallContact.counterpart).label("party"),
+        col(CallContact.calls),
+        col(CallContact.seconds),
+        col(CallContact.last_at),
+    ).where(col(CallContact.msisdn) == msisdn)
+    incoming: Any = sa.select(
+        col(CallContact.msisdn).label("party"),
+        col(CallContact.calls),
+        col(CallContact.seconds),
+        col(CallContact.last_at),
+    ).where(col(CallContact.counterpart) == msisdn)
+    both = sa.union_all(outgoing, incoming).subquery()
+    ranked = (
+        sa.select(both.c.party)
+        .group_by(both.c.party)
+        .order_by(
+            sa.func.sum(both.c.calls).desc(),
+            sa.func.sum(both.c.seconds).desc(),
+            sa.func.max(both.c.last_at).desc(),
+            both.c.party,
+        )
+        .limit(limit)
+    )
+    return [str(party) for party in (await session.scalars(ranked)).all()]
+
+
+async def subscribers_by_msisdn(session: AsyncSession, msisdns: Sequence[str]) -> dict[str, Subscriber]:
+    """Return the subscribers among these numbers, by number."""
+    if not msisdns:
+        return {}
+    rows = await session.scalars(sa.select(Subscriber).where(col(Subscriber.msisdn).in_(msisdns)))
+    return {row.msisdn: row for row in rows.all()}
+
+
+async def incident_people_among(
+    session: AsyncSession, incident_id: str, msisdns: Sequence[str]
+) -> dict[str, IncidentPerson]:
+    """Return an incident's people among these numbers, by number."""
+    if not msisdns:
+        return {}
+    query = sa.select(IncidentPerson).where(
+        col(IncidentPerson.incident_id) == incident_id, col(IncidentPerson.msisdn).in_(msisdns)
+    )
+    return {person.msisdn: person for person in (await session.scalars(query)).all()}
+
+
+async def incident_person_for_update(
+    session: AsyncSession, incident_id: str, msisdn: str
+) -> IncidentPerson | None:
+    """Return one of an incident's people, locked until the transaction ends."""
+    return await session.get(IncidentPerson, (incident_id, msisdn), with_for_update=True)
+
+
+async def incident_person_by_ref_for_update(
+    session: AsyncSession, incident_id: str, customer_ref: str
+) -> IncidentPerson | None:
+    """Return one of an incident's people by pseudonym (what call results carry), locked."""
+    return await session.scalar(
+        sa.select(IncidentPerson)
+        .where(
+            col(IncidentPerson.incident_id) == incident_id, col(IncidentPerson.customer_ref) == customer_ref
+        )
+        .with_for_update()
+    )
+
+
+async def due_incident_rounds(
+    session: AsyncSession, now: datetime, *, status: str, limit: int
+) -> Sequence[Row[IncidentPerson, Incident]]:
+    """Return up to ``limit`` (person, incident) whose next round is due, in incidents of a status,
+    soonest first, each person locked."""
+    return (
+        await session.execute(
+            sa.select(IncidentPerson, Incident)
+            .join(Incident, col(Incident.id) == col(IncidentPerson.incident_id))
+            .where(col(Incident.status) == status, col(IncidentPerson.next_round_at) <= now)
+            .order_by(col(IncidentPerson.next_round_at))
+            .limit(limit)
+            .with_for_update(of=IncidentPerson, skip_locked=True)
+        )
+    ).all()
+
+
+async def incident_call(
+    session: AsyncSession, incident_id: str, msisdn: str, round_: int
+) -> IncidentCall | None:
+    """Return the call of one round to one of an incident's people."""
+    return await session.scalar(
+        sa.select(IncidentCall)
+        .where(
+            col(IncidentCall.incident_id) == incident_id,
+            col(IncidentCall.msisdn) == msisdn,
+            col(IncidentCall.round) == round_,
+        )
+        .limit(1)
+    )
+
+
+async def incident_people_page(
+    session: AsyncSession,
+    incident_id: str,
+    *,
+    outcome: str | None,
+    role: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[IncidentPerson], int]:
+    """Return a page of an incident's people (of an outcome and role when given) by role then
+    number, and the total."""
+    where = [col(IncidentPerson.incident_id) == incident_id]
+    if outcome is not None:
+        where.append(col(IncidentPerson.outcome) == outcome)
+    if role is not None:
+        where.append(col(IncidentPerson.role) == role)
+    total = await session.scalar(sa.select(sa.func.count()).select_from(IncidentPerson).where(*where))
+    rows = await session.scalars(
+        sa.select(IncidentPerson)
+        .where(*where)
+        .order_by(col(IncidentPerson.role), col(IncidentPerson.msisdn))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.all()), int(total or 0)
+
+
+async def incident_outcome_counts(session: AsyncSession, incident_id: str) -> dict[str, int]:
+    """Return how many of an incident's people are at each outcome."""
+    rows = await session.execute(
+        sa.select(col(IncidentPerson.outcome), sa.func.count())
+        .where(col(IncidentPerson.incident_id) == incident_id)
+        .group_by(col(IncidentPerson.outcome))
+    )
+    return {str(outcome): int(n) for outcome, n in rows.all()}
+
+
+async def all_incident_people(session: AsyncSession, incident_id: str) -> Sequence[IncidentPerson]:
+    """Return every one of an incident's people."""
+    return (
+        await session.scalars(sa.select(IncidentPerson).where(col(IncidentPerson.incident_id) == incident_id))
+    ).all()
+
+
+async def incident_call_times(session: AsyncSession, incident_id: str) -> Sequence[datetime]:
+    """Return when each of an incident's calls was placed."""
+    return (
+        await session.scalars(
+            sa.select(col(IncidentCall.placed_at)).where(col(IncidentCall.incident_id) == incident_id)
+        )
+    ).all()
