@@ -15,19 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 from careloop_common.errors import ProblemError
+from careloop_common.events.campaigns import CAMPAIGN_STATUSES
 
-STATUSES = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "scheduled",
-    "running",
-    "paused",
-    "completed",
-    "evaluated",
-    "cancelled",
-)
+STATUSES = CAMPAIGN_STATUSES
 
 # Where each status may go; what is not listed is a 409.
 TRANSITIONS: dict[str, frozenset[str]] = {
