@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from campaigns.consumers import AUDIENCE
 from campaigns.models import Plan, Subscriber, SubscriberEvent
 from careloop_common.db import SessionFactory, transaction, utcnow
 from careloop_common.events import EventContract, new_event
+from careloop_common.events.feeds import SubscriberUpsertedV1
 from careloop_common.testing import auth_headers
 
 TODAY = date(2026, 12, 15)
@@ -222,3 +223,17 @@ async def past_events(sessions: SessionFactory, msisdn: str) -> list[tuple[str, 
             .order_by(col(SubscriberEvent.at), col(SubscriberEvent.id))
         )
         return [(row.kind, row.detail) for row in rows]
+
+
+def mainland_profile(msisdn: str, at: datetime) -> SubscriberUpsertedV1:
+    """A Fujian customer's profile as the CRM feed sends it (incidents and cell-site tests)."""
+    return SubscriberUpsertedV1(
+        msisdn=msisdn,
+        brand="easyown",
+        plan_id="BASIC",
+        region="CN-FJ",
+        time_zone="Asia/Shanghai",
+        language="zh-Hans",
+        join_date=date(2020, 1, 1),
+        at=at,
+    )

@@ -3,12 +3,12 @@ incidents declared by network cell ids resolved through it (unknown ids refused,
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import h3
 import pytest
-from campaign_data import Campaigns, deliver, held, reading, writing
+from campaign_data import Campaigns, deliver, held, mainland_profile, reading, writing
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from campaigns.consumers import AUDIENCE
 from campaigns.models import NetworkCellSite
 from careloop_common.db import transaction, utcnow
 from careloop_common.events import new_event
-from careloop_common.events.feeds import LocationUpdatedV1, SubscriberUpsertedV1
+from careloop_common.events.feeds import LocationUpdatedV1
 
 SITES = "/campaigns/v1/cell-sites"
 # Wenchuan county's town and Fuzhou, far apart: a cell site in each.
@@ -106,19 +106,6 @@ async def test_a_bad_batch_is_refused_whole_naming_the_item_and_field(campaigns:
     assert await stored_sites(campaigns) == 0
 
 
-def profile(msisdn: str, at: datetime) -> SubscriberUpsertedV1:
-    return SubscriberUpsertedV1(
-        msisdn=msisdn,
-        brand="easyown",
-        plan_id="BASIC",
-        region="CN-FJ",
-        time_zone="Asia/Shanghai",
-        language="zh-Hans",
-        join_date=date(2020, 1, 1),
-        at=at,
-    )
-
-
 def seen_at(msisdn: str, site: dict[str, Any], at: datetime) -> LocationUpdatedV1:
     return LocationUpdatedV1(msisdn=msisdn, lat=site["lat"], lng=site["lng"], at=at)
 
@@ -140,8 +127,8 @@ async def test_an_incident_declared_by_network_cells_targets_the_people_seen_the
     now = utcnow()
     assert (await put_sites(campaigns, [WENCHUAN, FUZHOU])).status_code == 200
     for payload in (
-        profile(THERE, now - timedelta(days=30)),
-        profile(AWAY, now - timedelta(days=30)),
+        mainland_profile(THERE, now - timedelta(days=30)),
+        mainland_profile(AWAY, now - timedelta(days=30)),
         seen_at(THERE, WENCHUAN, now - timedelta(hours=1)),
         seen_at(AWAY, FUZHOU, now - timedelta(hours=1)),
     ):
@@ -200,8 +187,8 @@ async def test_a_location_update_by_network_cell_id_places_the_subscriber_one_by
 ) -> None:
     now = utcnow()
     assert (await put_sites(campaigns, [WENCHUAN, FUZHOU])).status_code == 200
-    assert await deliver(campaigns, profile(THERE, now - timedelta(days=30)))
-    assert await deliver(campaigns, profile(AWAY, now - timedelta(days=30)))
+    assert await deliver(campaigns, mainland_profile(THERE, now - timedelta(days=30)))
+    assert await deliver(campaigns, mainland_profile(AWAY, now - timedelta(days=30)))
     assert await deliver(
         campaigns, LocationUpdatedV1(msisdn=THERE, cell_id=WENCHUAN["cell_id"], at=now - timedelta(hours=1))
     )
@@ -230,7 +217,7 @@ async def test_a_location_update_by_network_cell_id_places_the_subscriber_one_by
 
 async def test_an_unknown_network_cell_id_keeps_the_place_and_applies_the_rest(campaigns: Campaigns) -> None:
     now = utcnow()
-    assert await deliver(campaigns, profile(THERE, now - timedelta(days=30)))
+    assert await deliver(campaigns, mainland_profile(THERE, now - timedelta(days=30)))
     assert await deliver(campaigns, seen_at(THERE, FUZHOU, now - timedelta(hours=2)))
     before = REGISTRY.get_sample_value("careloop_campaigns_feed_unknown_cell_total") or 0.0
     abroad = LocationUpdatedV1(

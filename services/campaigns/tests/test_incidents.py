@@ -6,13 +6,13 @@ protection, call rounds until reached, outcomes, the daily report, and bad input
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import h3
 import pytest
-from campaign_data import Campaigns, deliver, reading, writing
+from campaign_data import Campaigns, deliver, mainland_profile, reading, writing
 from sqlalchemy import select
 
 from campaigns import incidents, repository
@@ -20,7 +20,7 @@ from campaigns.consumers import INCIDENT_CALLS
 from careloop_common.db import transaction, utcnow
 from careloop_common.events import EventContract, new_event
 from careloop_common.events.contact import CallCompletedV1, MessageSuppressedV1
-from careloop_common.events.feeds import CallDetailV1, LocationUpdatedV1, SubscriberUpsertedV1
+from careloop_common.events.feeds import CallDetailV1, LocationUpdatedV1
 from careloop_common.outbox import OutboxMessage
 from careloop_common.testing import auth_headers
 
@@ -43,19 +43,6 @@ FAMILY = [f"+86139100000{n:02d}" for n in range(1, 7)]  # numbers the resident c
 def supervisor() -> dict[str, str]:
     """A supervisor's signed principal, fresh (principals expire after a minute)."""
     return auth_headers("campaigns:read", "campaigns:approve", subject="lin")
-
-
-def profile(msisdn: str, at: datetime) -> SubscriberUpsertedV1:
-    return SubscriberUpsertedV1(
-        msisdn=msisdn,
-        brand="easyown",
-        plan_id="BASIC",
-        region="CN-FJ",
-        time_zone="Asia/Shanghai",
-        language="zh-Hans",
-        join_date=date(2020, 1, 1),
-        at=at,
-    )
 
 
 def seen(
@@ -83,7 +70,8 @@ async def seed_the_area(campaigns: Campaigns, now: datetime) -> None:
     """The subscribers, their places around the window (it begins two hours ago) and their calls."""
     start = now - timedelta(hours=2)
     events: list[EventContract] = [
-        profile(m, now - timedelta(days=30)) for m in (RESIDENT, VISITOR, LEFT, FAR, LATECOMER, FRIEND)
+        mainland_profile(m, now - timedelta(days=30))
+        for m in (RESIDENT, VISITOR, LEFT, FAR, LATECOMER, FRIEND)
     ]
     events += [
         seen(RESIDENT, INSIDE, start - timedelta(hours=5)),

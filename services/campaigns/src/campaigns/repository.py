@@ -1001,10 +1001,10 @@ async def read_site_cells(session: AsyncSession, cell_ids: Sequence[str]) -> Non
 
 async def site_cell(session: AsyncSession, cell_id: str) -> str | None:
     """Return the H3 cell of a network cell id (None: not in the registry), from the batch's read if any."""
-    known: dict[str, str | None] = session.info.get(SITE_CELLS, {})
-    if cell_id in known:
-        return known[cell_id]
-    return (await cells_of_sites(session, [cell_id])).get(cell_id)
+    known: dict[str, str | None] = session.info.setdefault(SITE_CELLS, {})
+    if cell_id not in known:  # an event applied alone: read once, for the audience and incidents both
+        known[cell_id] = (await cells_of_sites(session, [cell_id])).get(cell_id)
+    return known[cell_id]
 
 
 SITE_CELLS = "site_cells"

@@ -261,9 +261,7 @@ class Connector:
         reader = asyncio.ensure_future(self._read(session, released, on_deliver))
         try:
             # Returns when the reader ends however it ends, or when the session is released.
-            waiting = asyncio.ensure_future(released.wait())
-            await asyncio.wait({reader, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
+            await _first_of(reader, released)
             if not reader.done():
                 await asyncio.wait({reader}, timeout=self.drain_max_s)
             if not reader.done():
@@ -303,9 +301,7 @@ class Connector:
         pending = asyncio.ensure_future(session.next())
         try:
             if released is not None and not released.is_set():
-                waiting = asyncio.ensure_future(released.wait())
-                await asyncio.wait({pending, waiting}, return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
+                await _first_of(pending, released)
             if not pending.done():  # released: smpp34 hands queued events over at once
                 await asyncio.wait({pending}, timeout=_DRAIN_QUIET_S)
         except asyncio.CancelledError:
@@ -452,6 +448,15 @@ class Connector:
         self.failures += 1
         self.last_error = error
         return SubmitOutcome(self.name, error=error, transient=True)
+
+
+async def _first_of(work: asyncio.Future[Any], released: asyncio.Event) -> None:
+    """Wait until the work is done or the event is set, without cancelling the work."""
+    waiting = asyncio.ensure_future(released.wait())
+    try:
+        await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()  # also when the caller is cancelled: no waiter left behind
 
 
 class ConnectorPool:
