@@ -177,9 +177,12 @@ def lookup_figures(doc: dict[str, Any]) -> list[Figure]:
 
 def intake_figures(doc: dict[str, Any]) -> list[Figure]:
     """complaint_intake: filings direct and through the gateway, against a bare insert endpoint."""
-    return load_figures(
+    answered = load_figures(
         doc, [("direct", "bare"), ("gateway", "bare")], rate="creates_per_s", unit="creates/s"
     )
+    # Counting the time each side took to send its events and go quiet after the last answer.
+    sustained = load_figures(doc, [("gateway", "bare")], rate="sustained_per_s", unit="creates/s sustained")
+    return answered + sustained
 
 
 def triggers_figures(doc: dict[str, Any]) -> list[Figure]:

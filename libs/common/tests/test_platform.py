@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from careloop_common import app as platform_app
 from careloop_common.launcher.cli import app as cli
 from careloop_common.testing import running_app, service_settings
 from complaints.main import create_app
@@ -162,3 +164,15 @@ async def test_a_database_that_cannot_be_written_is_a_503_problem_and_stays_whol
         assert connection.execute("SELECT count(*) FROM complaint").fetchone() == (2,)
     finally:
         connection.close()
+
+
+def test_startup_objects_are_frozen_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform_app, "_frozen", False)
+    gc.unfreeze()
+    platform_app.freeze_startup_objects()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    kept_alive = [[n] for n in range(1000)]  # made after startup: a second service start must not freeze it
+    platform_app.freeze_startup_objects()
+    assert gc.get_freeze_count() == frozen
+    assert len(kept_alive) == 1000

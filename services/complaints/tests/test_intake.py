@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -13,6 +14,7 @@ import pytest
 from complaints_desk import BILLING_FORM, COVERAGE_FORM, Desk, agent, partner
 from sqlmodel import col, select
 
+from careloop_common.db import GROUP_COMMIT_SIZE
 from careloop_common.outbox import OutboxMessage
 from careloop_common.testing import auth_headers
 from complaints.models import Complaint
@@ -242,6 +244,26 @@ async def test_follow_up_without_location_is_refused(client: httpx.AsyncClient) 
     response = await client.post("/complaints/v1/complaints", json=form, headers=writer())
     assert response.status_code == 422
     assert "location" in response.json()["errors"][0]["message"]
+
+
+async def test_filings_arriving_together_share_commits_and_each_keeps_its_own_rows(desk: Desk) -> None:
+    def filed_so_far() -> tuple[float, float]:
+        [metric] = GROUP_COMMIT_SIZE.collect()
+        found = {s.name: s.value for s in metric.samples if s.labels.get("service") == "complaints"}
+        return found.get("careloop_group_commit_requests_count", 0.0), found.get(
+            "careloop_group_commit_requests_sum", 0.0
+        )
+
+    commits_before, filings_before = filed_so_far()
+    filed = await asyncio.gather(*(desk.file(msisdn=f"+8529123456{n % 6 + 4}") for n in range(24)))
+    commits, filings = (a - b for a, b in zip(filed_so_far(), (commits_before, filings_before), strict=True))
+    assert filings == 24
+    assert commits < 24  # filings that waited went in together
+    assert len({f["id"] for f in filed}) == 24
+    for one in filed:
+        assert await desk.kinds(one["id"]) == ["filed", "assigned", "follow_up_requested", "notice_sent"]
+        assert len(await desk.notices(one["id"])) == 1
+    assert len(await desk.events("complaints.complaint.filed")) == 24
 
 
 async def test_same_idempotency_key_files_once(client: httpx.AsyncClient) -> None:

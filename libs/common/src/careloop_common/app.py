@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,10 +24,12 @@ from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers
 from careloop_common.auth import document_scopes
 from careloop_common.bus import Bus
 from careloop_common.db import (
+    GroupCommit,
     SessionFactory,
     create_engine,
     create_session_factory,
     database_unavailable,
+    is_sqlite,
     transaction,
 )
 from careloop_common.errors import PROBLEM_JSON, Problem, install_problem_handlers, problem_response
@@ -42,6 +45,8 @@ from careloop_common.telemetry import (
 )
 
 log = logging.getLogger(__name__)
+# Shared transactions a PostgreSQL service writes at a time (GroupCommit): a few of its pool of 20.
+GROUP_COMMIT_WRITERS = 4
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Platform:
     sessions: SessionFactory
     bus: Bus
     relay: OutboxRelay
+    # Routes whose whole write is staged rows commit through it (filing a complaint, a send request).
+    group_commit: GroupCommit
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +144,12 @@ def create_service_app(
         sessions=sessions,
         bus=bus,
         relay=relay,
+        group_commit=GroupCommit(
+            sessions,
+            service=settings.service_name,
+            # SQLite has one connection; on PostgreSQL a few of the pool's, the rest stay for reads.
+            writers=1 if is_sqlite(settings.database_url) else GROUP_COMMIT_WRITERS,
+        ),
         consumers=[
             ConsumerRunner(_with_settings(c, settings), sessions=sessions, bus=bus) for c in consumers
         ],
@@ -154,6 +167,7 @@ def create_service_app(
             )
         if on_startup is not None:
             await on_startup(state)
+        freeze_startup_objects()
         log.info("%s ready on %s:%s", settings.service_name, settings.host, settings.port)
         try:
             yield
@@ -190,6 +204,25 @@ def create_service_app(
         app.include_router(router)
     _document_scopes_in_openapi(app, routers)
     return app
+
+
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """Put what a started service holds out of the garbage collector's reach, once per process.
+
+    Modules, routes, models, mappers and pools live as long as the process: frozen (``gc.freeze``),
+    the collector's full passes stop walking them every time requests' garbage triggers one.
+    Measured on complaint intake: GC 1.1 s → 0.2 s of CPU over 6,400 filings (bench/README.md).
+    Once per process, so a test run starting many apps does not keep each one's objects forever.
+    """
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    gc.collect()  # what startup already dropped is freed, not frozen
+    gc.freeze()
 
 
 def _document_scopes_in_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:

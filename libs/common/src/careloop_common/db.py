@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from prometheus_client import Histogram
 from pydantic.fields import FieldInfo
 from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, attributes, class_mapper
+from sqlalchemy.schema import sort_tables
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -249,8 +255,15 @@ async def write_staged(session: AsyncSession) -> None:
 
 def _insert_staged_rows(session: Session, _context: Any = None) -> None:
     staged: dict[Table, list[dict[str, Any]]] = session.info.pop(_STAGED, {})
-    for table, rows in staged.items():
-        session.connection().execute(table.insert(), rows)
+    for table in _in_dependency_order(tuple(staged)):
+        session.connection().execute(table.insert(), staged[table])
+
+
+@cache
+def _in_dependency_order(tables: tuple[Table, ...]) -> list[Table]:
+    # A row staged before the row it refers to (a timeline line before its new complaint) is
+    # still written after it.
+    return list(tables) if len(tables) < 2 else sort_tables(tables)
 
 
 def _insert_staged_rows_unflushed(session: Session) -> None:
@@ -274,3 +287,136 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+GROUP_COMMIT_SIZE = Histogram(
+    "careloop_group_commit_requests",
+    "Requests written together by one shared transaction (GroupCommit)",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+
+
+@dataclass
+class _Staged:
+    """What one request's session left to write: staged rows and what runs once they commit."""
+
+    rows: dict[Table, list[dict[str, Any]]]
+    on_commit: list[Callable[[], None]]
+    outbox: bool
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @classmethod
+    def take(cls, session: AsyncSession) -> _Staged:
+        """Take the staged work off a session, which is left with nothing to commit."""
+        info = session.info
+        return cls(info.pop(_STAGED, {}), info.pop("on_commit", []), bool(info.pop("outbox_dirty", False)))
+
+    def give(self, session: AsyncSession) -> None:
+        """Stage this work on another session, after what it holds already."""
+        staged = session.info.setdefault(_STAGED, {})
+        for table, rows in self.rows.items():
+            staged.setdefault(table, []).extend(rows)
+        session.info.setdefault("on_commit", []).extend(self.on_commit)
+        if self.outbox:
+            session.info["outbox_dirty"] = True
+
+    def settle(self, error: BaseException | None = None) -> None:
+        """Tell the waiting request how its write ended (unless it stopped waiting)."""
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+
+
+class GroupCommit:
+    """Commits what concurrent requests staged in shared transactions, the way databases group commits.
+
+    A request whose whole write is staged rows (``stage_insert``, outbox events, ``on_commit``
+    callbacks) hands its session to ``commit`` and waits. While one shared transaction is being
+    written, the requests that arrive queue, and the next transaction takes them all (up to
+    ``max_requests``). Each request waits for its own rows to be committed, so its answer still
+    means "durable"; what it saves is the per-transaction work and round trips, which on SQLite's
+    one connection hold up every other writer (bench/complaint_intake.py measures it). A request
+    arriving with nothing else in flight is written at once, alone: no delay is added. Up to
+    ``writers`` shared transactions are written at a time: one on SQLite, whose single connection
+    takes one anyway; more on PostgreSQL, so a batch's inserts go in while the previous one waits
+    for its commit to reach the disk. When a shared transaction fails, its requests are written
+    again one by one, so one bad row fails only its own request (a database that cannot serve fails
+    them all at once).
+    """
+
+    def __init__(
+        self, sessions: SessionFactory, *, service: str, writers: int = 1, max_requests: int = 256
+    ) -> None:
+        self._sessions = sessions
+        self._max = max_requests
+        self._most_writers = writers
+        self._waiting: deque[_Staged] = deque()
+        self._writers: set[asyncio.Task[None]] = set()
+        self._sizes = GROUP_COMMIT_SIZE.labels(service)
+
+    async def commit(self, session: AsyncSession) -> None:
+        """Commit the session's work: in a shared transaction when all it holds is staged rows.
+
+        A session that has begun a transaction of its own (it read, or holds ORM objects) commits
+        alone, at once: it may hold the only connection a shared transaction would wait for.
+        """
+        if session.sync_session.get_transaction() is not None:
+            await session.commit()
+            return
+        staged = _Staged.take(session)
+        if not staged.rows and not staged.on_commit:
+            return
+        self._waiting.append(staged)
+        if len(self._writers) < self._most_writers:
+            # A context of its own: a writer serves many requests, its logs and spans are none's.
+            writer = asyncio.create_task(self._drain(), name="group-commit", context=contextvars.Context())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+        # Shielded: a request that stops waiting does not stop the write the others share.
+        await asyncio.shield(staged.done)
+
+    async def _drain(self) -> None:
+        batch: list[_Staged] = []
+        try:
+            while self._waiting:
+                batch = [self._waiting.popleft() for _ in range(min(self._max, len(self._waiting)))]
+                await self._write(batch)
+                batch = []
+        except BaseException as exc:
+            # Only a cancelled writer gets here (_write settles every failure): whoever waits on
+            # its batch hears of it, and so does every request still queued if no writer is left.
+            for staged in batch:
+                staged.settle(exc)
+            if not self._writers - {asyncio.current_task()}:
+                while self._waiting:
+                    self._waiting.popleft().settle(exc)
+            raise
+
+    async def _write(self, batch: list[_Staged]) -> None:
+        self._sizes.observe(len(batch))
+        try:
+            await self._write_together(batch)
+        except Exception as exc:
+            if len(batch) == 1 or database_unavailable(exc):
+                for staged in batch:
+                    staged.settle(exc)
+                return
+            for staged in batch:
+                try:
+                    await self._write_together([staged])
+                except Exception as alone:
+                    staged.settle(alone)
+                else:
+                    staged.settle()
+            return
+        for staged in batch:
+            staged.settle()
+
+    async def _write_together(self, batch: list[_Staged]) -> None:
+        async with transaction(self._sessions) as session:
+            for staged in batch:
+                staged.give(session)

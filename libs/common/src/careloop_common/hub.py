@@ -233,6 +233,7 @@ async def create_subscription(
     )
     session.add(subscription)
     await session.flush()
+    session.info.pop(_SUBSCRIPTION_QUERIES, None)  # anyone_wants reads them again
     return subscription
 
 
@@ -261,6 +262,7 @@ async def delete_subscription(
     subscription = await get_subscription(session, api, subscription_id, partner_id=partner_id)
     await session.delete(subscription)
     await session.flush()
+    session.info.pop(_SUBSCRIPTION_QUERIES, None)
 
 
 def hub_to_tmf(subscription: HubSubscription) -> dict[str, Any]:
@@ -275,10 +277,18 @@ def hub_to_tmf(subscription: HubSubscription) -> dict[str, Any]:
 
 
 async def anyone_wants(session: AsyncSession, api: str, event_type: str) -> bool:
-    """Say whether any subscription (of any partner) wants this type of event: one indexed query,
-    so a service can skip building an event nobody will receive."""
-    queries = await session.execute(select(col(HubSubscription.query)).where(col(HubSubscription.api) == api))
-    return any(_wants(query, event_type) for (query,) in queries)
+    """Say whether any subscription (of any partner) wants this type of event, so a service can
+    skip building an event nobody will receive: one indexed query per transaction, whose answer
+    serves every event a consumer applies in the same batch."""
+    known: dict[str, list[str]] = session.info.setdefault(_SUBSCRIPTION_QUERIES, {})
+    if api not in known:
+        query = select(col(HubSubscription.query)).where(col(HubSubscription.api) == api)
+        known[api] = list(await session.scalars(query))
+    return any(_wants(query, event_type) for query in known[api])
+
+
+# Where anyone_wants keeps the subscriptions it read, for the rest of the session's transaction.
+_SUBSCRIPTION_QUERIES = "hub_subscription_queries"
 
 
 async def enqueue_hub_event(

@@ -98,13 +98,15 @@ async def file_complaint(
         prior = await idempotency.replay(session, principal.subject, idempotency_key, print_)
         if prior is not None:
             return JSONResponse(prior[1], status_code=prior[0])
-    complaint, token = await service.file_complaint(
+    complaint, token = service.stage_filing(
         session, body, principal, state.source, state.settings.customer_ref_secret, answer=answer
     )
     # ComplaintFiled is ComplaintPublic plus the token: validated once, the token added to its JSON.
     out = ComplaintPublic.model_validate(complaint).model_dump(mode="json") | {"tracking_token": token}
     if idempotency_key:
         idempotency.remember(session, principal.subject, idempotency_key, print_, 201, out)
+    # Filings arriving together share a transaction; each answers once its own rows are committed.
+    await state.group_commit.commit(session)
     return JSONResponse(
         out, status_code=201, headers={"Location": f"{router.prefix}/complaints/{complaint.id}"}
     )
@@ -307,9 +309,10 @@ async def file_portal_complaint(
     answer = await service.instant_answer(coverage, body)
     # Portal complaints wait in the care team's queue; "portal" is who filed them, in the history.
     on_portal = principal.model_copy(update={"subject": "portal", "kind": "customer"})
-    complaint, token = await service.file_complaint(
+    complaint, token = service.stage_filing(
         session, body, on_portal, state.source, state.settings.customer_ref_secret, answer=answer
     )
+    await state.group_commit.commit(session)
     return PortalReceipt(
         reference=complaint.reference,
         status=complaint.status,

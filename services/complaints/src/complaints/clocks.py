@@ -103,8 +103,12 @@ def responded(complaint: Complaint, now: datetime) -> None:
 
 def updated(complaint: Complaint, now: datetime) -> None:
     """The customer was told something: the next-update clock starts again."""
+    started = complaint.last_update_at or complaint.created_at
+    flags = [f for f in complaint.sla_flags if not f.startswith("next_update:")]
     complaint.last_update_at = now
-    complaint.sla_flags = [f for f in complaint.sla_flags if not f.startswith("next_update:")]
+    if started == now and flags == complaint.sla_flags and complaint.next_update_due is not None:
+        return  # already running from now (the receipt of a filing): the deadlines stand as computed
+    complaint.sla_flags = flags
     refresh(complaint)
 
 

@@ -47,6 +47,11 @@ async def add(session: AsyncSession, complaint: Complaint) -> Complaint:
     return complaint
 
 
+def stage(session: AsyncSession, complaint: Complaint) -> None:
+    """Stage a new complaint's row for the session's commit, with the rows staged alongside it."""
+    stage_insert(session, COMPLAINT_TABLE, row_values(complaint))
+
+
 def _locked(query: Any, session: AsyncSession, *, skip: bool = False) -> Any:
     """Lock the rows a change reads first, where the database can (PostgreSQL).
 

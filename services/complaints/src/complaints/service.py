@@ -118,11 +118,51 @@ async def file_complaint(
     answer: AreaAnswer | None = None,
     now: datetime | None = None,
 ) -> tuple[Complaint, str]:
-    """File a complaint: owner, clocks, history, events, any follow-up, and the customer's receipt.
+    """File a complaint now: ``stage_filing``, then the complaint joins the session for more changes.
+
+    Returns the complaint and the customer's tracking token, which is not stored and cannot be
+    shown again.
+    """
+    complaint, token = _draft(session, data, by, source, customer_key, answer=answer, now=now)
+    await repository.add(session, complaint)
+    return complaint, token
+
+
+def stage_filing(
+    session: AsyncSession,
+    data: ComplaintCreate,
+    by: Principal,
+    source: str,
+    customer_key: str,
+    *,
+    answer: AreaAnswer | None = None,
+    now: datetime | None = None,
+) -> tuple[Complaint, str]:
+    """Stage a whole filing, the complaint's row included, for the session's commit (``GroupCommit``).
+
+    Nothing touches the database before the commit, so concurrent filings can share one
+    transaction; the complaint cannot be changed further in this session.
+    """
+    complaint, token = _draft(session, data, by, source, customer_key, answer=answer, now=now)
+    repository.stage(session, complaint)
+    return complaint, token
+
+
+def _draft(
+    session: AsyncSession,
+    data: ComplaintCreate,
+    by: Principal,
+    source: str,
+    customer_key: str,
+    *,
+    answer: AreaAnswer | None,
+    now: datetime | None,
+) -> tuple[Complaint, str]:
+    """Build a complaint (owner, clocks) and stage its history, events, any follow-up and the receipt.
 
     ``answer`` is what coverage-map said of the place (``instant_answer``): published wording is
-    attached at once; anything else sends engineering a follow-up. Returns the complaint and the
-    customer's tracking token, which is not stored and cannot be shown again.
+    attached at once; anything else sends engineering a follow-up. The complaint's own row is left
+    to the caller.
     """
     now = now or utcnow()
     check_occurred_at(data.occurred_at, now)
@@ -186,8 +226,7 @@ async def file_complaint(
     if complaint.follow_up and complaint.lat is not None and complaint.lng is not None:
         _request_follow_up(session, complaint, now=now, source=source, customer_key=customer_key)
     notices.tell(session, complaint, "acknowledged", now=now, source=source)
-    # Added last, so the row is inserted whole once rather than inserted and then updated.
-    await repository.add(session, complaint)
+    # Written by the caller once complete, so the row is inserted whole rather than inserted and updated.
     return complaint, token
 
 

@@ -1109,6 +1109,8 @@ def consumer_specs() -> list[ConsumerSpec]:
             stream="COMPLAINTS",
             subjects=tuple(HUB_EVENTS),
             handler=on_complaint_event,
+            # One event per filing at least: one commit per fetched batch, not per event.
+            together=True,
         )
     ]
 
