@@ -277,6 +277,8 @@ async def test_a_session_smpp34_gave_up_on_is_bound_again() -> None:
         running = asyncio.create_task(connector.run(stuck_reader))
         try:
             assert await connector.wait_bound(5)
+            # Our side sees bind_resp before the stand-in has handled the bind: wait for both.
+            await wait_until(lambda: _bound(smsc), message="the SMSC registered the bind")
             replies = [asyncio.create_task(smsc.send_mo(HK, "1000", f"reply {i}")) for i in range(40)]
             await asyncio.gather(*replies, return_exceptions=True)  # refused once the queue is full
 
@@ -317,6 +319,8 @@ async def test_replies_queued_on_a_session_given_up_on_are_all_handed_on() -> No
         running = asyncio.create_task(connector.run(reader))
         try:
             assert await connector.wait_bound(5)
+            # Our side sees bind_resp before the stand-in has handled the bind: wait for both.
+            await wait_until(lambda: _bound(smsc), message="the SMSC registered the bind")
             texts = [f"reply {i}" for i in range(50)]
             for text in texts:  # each answered by smpp34 at once, read one per 20 ms
                 await smsc.send_mo(HK, "1000", text)
@@ -349,6 +353,8 @@ async def test_stopping_the_pool_hands_on_what_the_smsc_already_sent() -> None:
         pool.start(reader)
         [connector] = pool.connectors
         assert await connector.wait_bound(5)
+        # Our side sees bind_resp before the stand-in has handled the bind: wait for both.
+        await wait_until(lambda: _bound(smsc), message="the SMSC registered the bind")
         texts = [f"late reply {i}" for i in range(30)]
         for text in texts:
             await smsc.send_mo(HK, "1000", text)

@@ -24,6 +24,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from careloop_common.bus import Bus
+from careloop_common.inbox import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,9 @@ class SharedRateLimiter:
 
     async def _sync_forever(self) -> None:
         while True:
+            # The bucket calls use wait_for, which on Python 3.11 can swallow the stop's cancel:
+            # the loop went on, and the gateway's shutdown waited for it forever (a CI teardown).
+            stop_if_cancelled()
             await asyncio.sleep(self.sync_interval_s)
             try:
                 await self.sync()
