@@ -256,7 +256,13 @@ async def write_staged(session: AsyncSession) -> None:
 def _insert_staged_rows(session: Session, _context: Any = None) -> None:
     staged: dict[Table, list[dict[str, Any]]] = session.info.pop(_STAGED, {})
     for table in _in_dependency_order(tuple(staged)):
-        session.connection().execute(table.insert(), staged[table])
+        session.connection().execute(_insert_into(table), staged[table])
+
+
+@cache
+def _insert_into(table: Table) -> Any:
+    # One statement per table, kept: a new one each time computed its cache key again.
+    return table.insert()
 
 
 @cache
