@@ -24,6 +24,7 @@ from careloop_common import idempotency, inbox, outbox  # noqa: F401 - registers
 from careloop_common.auth import document_scopes
 from careloop_common.bus import Bus
 from careloop_common.db import (
+    OUTBOX_DIRTY,
     GroupCommit,
     SessionFactory,
     create_engine,
@@ -58,7 +59,7 @@ class Platform:
     sessions: SessionFactory
     bus: Bus
     relay: OutboxRelay
-    # Routes whose whole write is staged rows commit through it (filing a complaint, a send request).
+    # Routes whose whole write is staged rows commit through it (filing a complaint).
     group_commit: GroupCommit
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -125,7 +126,7 @@ def create_service_app(
     relay_box: list[OutboxRelay] = []
 
     def wake_relay(session: Session) -> None:
-        if session.info.pop("outbox_dirty", False) and relay_box:
+        if session.info.pop(OUTBOX_DIRTY, False) and relay_box:
             relay_box[0].notify()
 
     sessions = create_session_factory(engine, after_commit=wake_relay)

@@ -171,16 +171,16 @@ def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 
     For waking background work that should see the rows just written, not race ahead of them.
     """
-    session.info.setdefault("on_commit", []).append(callback)
+    session.info.setdefault(_ON_COMMIT, []).append(callback)
 
 
 def _run_commit_callbacks(session: Session) -> None:
-    for callback in session.info.pop("on_commit", []):
+    for callback in session.info.pop(_ON_COMMIT, []):
         callback()
 
 
 def _forget_commit_callbacks(session: Session) -> None:
-    session.info.pop("on_commit", None)
+    session.info.pop(_ON_COMMIT, None)
 
 
 def stage_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
@@ -195,6 +195,9 @@ def stage_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> No
 
 
 _STAGED = "staged_inserts"
+# Set by the outbox when a session stages an event; the platform wakes its relay after such a commit.
+OUTBOX_DIRTY = "outbox_dirty"
+_ON_COMMIT = "on_commit"
 
 
 def new_row(model: type[Row], **values: Any) -> Row:
@@ -316,16 +319,16 @@ class _Staged:
     def take(cls, session: AsyncSession) -> _Staged:
         """Take the staged work off a session, which is left with nothing to commit."""
         info = session.info
-        return cls(info.pop(_STAGED, {}), info.pop("on_commit", []), bool(info.pop("outbox_dirty", False)))
+        return cls(info.pop(_STAGED, {}), info.pop(_ON_COMMIT, []), bool(info.pop(OUTBOX_DIRTY, False)))
 
     def give(self, session: AsyncSession) -> None:
         """Stage this work on another session, after what it holds already."""
         staged = session.info.setdefault(_STAGED, {})
         for table, rows in self.rows.items():
             staged.setdefault(table, []).extend(rows)
-        session.info.setdefault("on_commit", []).extend(self.on_commit)
+        session.info.setdefault(_ON_COMMIT, []).extend(self.on_commit)
         if self.outbox:
-            session.info["outbox_dirty"] = True
+            session.info[OUTBOX_DIRTY] = True
 
     def settle(self, error: BaseException | None = None) -> None:
         """Tell the waiting request how its write ended (unless it stopped waiting)."""

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from careloop_common.bus import Bus, Outbound
-from careloop_common.db import SessionFactory, UTCDateTime, stage_insert, transaction, utcnow
+from careloop_common.db import OUTBOX_DIRTY, SessionFactory, UTCDateTime, stage_insert, transaction, utcnow
 from careloop_common.events.envelope import CloudEvent, EventContract, new_event
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def stage_event(session: AsyncSession, event: CloudEvent) -> None:
             "last_error": None,
         },
     )
-    session.info["outbox_dirty"] = True
+    session.info[OUTBOX_DIRTY] = True
 
 
 class OutboxRelay:

@@ -676,33 +676,6 @@ async def record_outcome(
     return person
 
 
-async def people(
-    session: AsyncSession,
-    incident_id: str,
-    *,
-    outcome: str | None,
-    role: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[IncidentPerson], int]:
-    """Return a page of an incident's people (affected first, then by number) and the total."""
-    return await repository.incident_people_page(
-        session, incident_id, outcome=outcome, role=role, limit=limit, offset=offset
-    )
-
-
-async def incidents(
-    session: AsyncSession, *, status: str | None, limit: int, offset: int
-) -> tuple[list[Incident], int]:
-    """Return a page of incidents, newest first, and the total."""
-    return await repository.incidents_page(session, status=status, limit=limit, offset=offset)
-
-
-async def counts(session: AsyncSession, incident_id: str) -> dict[str, int]:
-    """Return how many of an incident's people are at each outcome."""
-    return await repository.incident_outcome_counts(session, incident_id)
-
-
 # --- the daily report --------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from campaigns import cell_sites, incidents
+from campaigns import cell_sites, incidents, repository
 from campaigns.models import Incident, IncidentPerson
 from campaigns.schemas import CELL_ID_MAX, E164, LANGUAGES
 from campaigns.settings import CampaignsSettings
@@ -207,7 +207,7 @@ class IncidentReport(BaseModel):
 
 async def _public(session: SessionDep, incident: Incident) -> IncidentPublic:
     answer = IncidentPublic.model_validate(incident)
-    answer.by_outcome = await incidents.counts(session, incident.id)
+    answer.by_outcome = await repository.incident_outcome_counts(session, incident.id)
     return answer
 
 
@@ -271,7 +271,7 @@ async def list_incidents(
     offset: Offset = 0,
 ) -> IncidentPage:
     """List incidents, newest first."""
-    rows, total = await incidents.incidents(session, status=status, limit=limit, offset=offset)
+    rows, total = await repository.incidents_page(session, status=status, limit=limit, offset=offset)
     return IncidentPage(items=[await _public(session, row) for row in rows], total=total)
 
 
@@ -295,7 +295,7 @@ async def incident_people(
 ) -> PersonPage:
     """List the people (affected subscribers first, then contacts) with their outcome and rounds."""
     await incidents.get(session, incident_id)
-    rows, total = await incidents.people(
+    rows, total = await repository.incident_people_page(
         session, incident_id, outcome=outcome, role=role, limit=limit, offset=offset
     )
     return PersonPage(items=[PersonPublic.model_validate(row) for row in rows], total=total)

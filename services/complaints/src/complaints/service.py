@@ -118,7 +118,8 @@ async def file_complaint(
     answer: AreaAnswer | None = None,
     now: datetime | None = None,
 ) -> tuple[Complaint, str]:
-    """File a complaint now: ``stage_filing``, then the complaint joins the session for more changes.
+    """File a complaint with its row written now, so the caller can change it further in the same
+    transaction (TMF621's severity and notes); ``stage_filing`` leaves the row to the commit.
 
     Returns the complaint and the customer's tracking token, which is not stored and cannot be
     shown again.
